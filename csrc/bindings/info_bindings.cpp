@@ -1,0 +1,65 @@
+#include <ATen/Config.h>
+#include <ATen/Parallel.h>
+
+#include "bindings/bindings.h"
+#include "data/gather.h"
+#include "dist/launch_env.h"
+#include "telemetry/host_stats.h"
+
+namespace nairrcore::bindings {
+
+namespace {
+
+py::dict build_info() {
+  py::dict d;
+  d["version"] = NAIRRCORE_VERSION;
+  d["torch_version"] = NAIRRCORE_TORCH_VERSION;
+  d["cuda"] = data::cuda_kernels_available();
+  d["cuda_version"] = NAIRRCORE_CUDA_VERSION;
+  d["cuda_architectures"] = NAIRRCORE_CUDA_ARCHS;
+  d["nccl"] = static_cast<bool>(NAIRRCORE_WITH_NCCL);
+  d["nccl_version"] = NAIRRCORE_NCCL_VERSION;
+  d["openmp"] = static_cast<bool>(AT_PARALLEL_OPENMP);
+  d["compiler"] = NAIRRCORE_COMPILER;
+  d["cxx11_abi"] = static_cast<bool>(_GLIBCXX_USE_CXX11_ABI);
+  d["build_type"] = NAIRRCORE_BUILD_TYPE;
+  return d;
+}
+
+}  // namespace
+
+void bind_info(py::module_& m) {
+  m.def("build_info", &build_info, "What this build of the core was compiled with.");
+  m.def("host_stats", [] {
+    auto s = telemetry::read_host_stats();
+    py::dict d;
+    d["rss_bytes"] = s.rss_bytes;
+    d["peak_rss_bytes"] = s.peak_rss_bytes;
+    d["cpu_user_sec"] = s.cpu_user_sec;
+    d["cpu_system_sec"] = s.cpu_system_sec;
+    return d;
+  });
+  m.def("launch_env", [](py::object env) {
+    dist::LaunchEnv e;
+    if (env.is_none()) {
+      e = dist::read_launch_env();
+    } else {
+      auto mapping = env.cast<std::map<std::string, std::string>>();
+      e = dist::read_launch_env([&](const char* k) -> const char* {
+        auto it = mapping.find(k);
+        return it == mapping.end() ? nullptr : it->second.c_str();
+      });
+    }
+    py::dict d;
+    d["rank"] = e.rank;
+    d["world_size"] = e.world_size;
+    d["local_rank"] = e.local_rank;
+    d["master_addr"] = e.master_addr;
+    d["master_port"] = e.master_port;
+    d["launcher"] = e.launcher;
+    return d;
+  }, py::arg("env") = py::none());
+  m.def("first_slurm_host", &dist::first_slurm_host);
+}
+
+}  // namespace nairrcore::bindings

@@ -1,0 +1,225 @@
+#include "data/weather_features.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <sys/stat.h>
+#include <limits>
+#include <set>
+
+#include "common/errors.h"
+#include "common/parallel.h"
+#include "data/csv.h"
+
+namespace nairrcore::data {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+const char* kVars[] = {"tmax", "tmin", "prcp"};
+
+// std::filesystem is avoided on purpose: libtorch exports its own copies of
+// some of its symbols, built against another libstdc++.
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+bool is_regular_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+constexpr double kTwoPi = 6.283185307179586;
+}  // namespace
+
+void FeatureSpec::validate() const {
+  NAIRR_CHECK_ARG(!lags.empty(), "lags: expected at least one lag, got none");
+  for (int l : lags) NAIRR_CHECK_ARG(l >= 1, "lags: expected values >= 1, got " + std::to_string(l));
+  for (int w : windows) {
+    NAIRR_CHECK_ARG(w >= 2, "windows: expected values >= 2 (sample std), got " + std::to_string(w));
+  }
+  NAIRR_CHECK_ARG(train_end < val_end, "split: train_end must come before val_end");
+}
+
+int FeatureSpec::num_features() const {
+  return 4 + 3 * static_cast<int>(lags.size()) + 3 + 6 * static_cast<int>(windows.size());
+}
+
+std::vector<std::string> FeatureSpec::feature_names() const {
+  std::vector<std::string> names{"lat", "lon", "sin_doy", "cos_doy"};
+  for (int l : lags)
+    for (auto v : kVars) names.push_back(std::string(v) + "_lag" + std::to_string(l));
+  for (auto v : kVars) names.push_back(std::string(v) + "_diff1");
+  for (int w : windows)
+    for (auto v : kVars) names.push_back(std::string(v) + "_mean" + std::to_string(w));
+  for (int w : windows)
+    for (auto v : kVars) names.push_back(std::string(v) + "_std" + std::to_string(w));
+  return names;
+}
+
+std::vector<CityInfo> select_cities(const std::string& dir, const std::vector<std::string>& ids,
+                                    int64_t first_n) {
+  auto all = read_city_info(join_path(dir, "city_info.csv"));
+  if (!ids.empty()) {
+    std::vector<CityInfo> picked;
+    std::set<std::string> seen;
+    for (const auto& id : ids) {
+      auto it = std::find_if(all.begin(), all.end(), [&](const CityInfo& c) { return c.id == id; });
+      if (it == all.end()) {
+        throw ConfigError("cities: unknown city ID '" + id + "' (not in " + dir + "/city_info.csv)");
+      }
+      if (seen.insert(id).second) picked.push_back(*it);
+    }
+    std::sort(picked.begin(), picked.end(),
+              [](const CityInfo& a, const CityInfo& b) { return a.id < b.id; });
+    return picked;
+  }
+  if (first_n > 0) {
+    NAIRR_CHECK_ARG(first_n <= static_cast<int64_t>(all.size()),
+                    "cities: asked for the first " + std::to_string(first_n) + " cities but " +
+                        dir + "/city_info.csv lists " + std::to_string(all.size()));
+    all.resize(first_n);
+  }
+  return all;
+}
+
+CityFeatures compute_city_features(const CitySeries& s, const CityInfo& info,
+                                   const FeatureSpec& spec) {
+  const int64_t n = static_cast<int64_t>(s.days.size());
+  const int F = spec.num_features();
+  const std::vector<double>* series[3] = {&s.tmax, &s.tmin, &s.prcp};
+  CityFeatures out;
+  std::vector<double> row(F);
+  for (int64_t t = 0; t + 1 < n; ++t) {
+    int k = 0;
+    row[k++] = info.lat;
+    row[k++] = info.lon;
+    const double angle = kTwoPi * day_of_year(s.days[t]) / 365.25;
+    row[k++] = std::sin(angle);
+    row[k++] = std::cos(angle);
+    for (int l : spec.lags)
+      for (auto* x : series) row[k++] = t >= l ? (*x)[t - l] : kNaN;
+    for (auto* x : series) row[k++] = t >= 1 ? (*x)[t] - (*x)[t - 1] : kNaN;
+    // Rolling statistics over rows t-w .. t-1 (the series shifted by one row).
+    const int mean_base = k;
+    const int std_base = k + 3 * static_cast<int>(spec.windows.size());
+    for (size_t wi = 0; wi < spec.windows.size(); ++wi) {
+      const int w = spec.windows[wi];
+      for (int v = 0; v < 3; ++v) {
+        double mean = kNaN, sd = kNaN;
+        if (t >= w) {
+          const double* x = series[v]->data() + (t - w);
+          double sum = 0;
+          for (int i = 0; i < w; ++i) sum += x[i];
+          if (!std::isnan(sum)) {
+            mean = sum / w;
+            double ss = 0;
+            for (int i = 0; i < w; ++i) ss += (x[i] - mean) * (x[i] - mean);
+            sd = std::sqrt(ss / (w - 1));
+          }
+        }
+        row[mean_base + 3 * wi + v] = mean;
+        row[std_base + 3 * wi + v] = sd;
+      }
+    }
+    const double target[3] = {s.tmax[t + 1], s.tmin[t + 1], s.prcp[t + 1]};
+    bool keep = !std::isnan(target[0]) && !std::isnan(target[1]) && !std::isnan(target[2]);
+    for (int f = 0; keep && f < F; ++f) keep = !std::isnan(row[f]);
+    if (!keep) continue;
+    for (int f = 0; f < F; ++f) out.x.push_back(static_cast<float>(row[f]));
+    for (double v : target) out.y.push_back(static_cast<float>(v));
+    out.day.push_back(s.days[t]);
+  }
+  return out;
+}
+
+namespace {
+
+// Column mean and population std in float64 over the rows of x.
+void fit_scaler(const at::Tensor& x, at::Tensor& mean, at::Tensor& scale) {
+  auto xd = x.to(at::kDouble);
+  mean = xd.mean(0);
+  scale = xd.var(0, /*unbiased=*/false).sqrt();
+  scale.masked_fill_(scale == 0, 1.0);
+}
+
+}  // namespace
+
+WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<CityInfo>& cities,
+                                     const FeatureSpec& spec, int threads) {
+  spec.validate();
+  NAIRR_CHECK_ARG(!cities.empty(), "cities: expected at least one city");
+  const int F = spec.num_features();
+  const int64_t C = static_cast<int64_t>(cities.size());
+  std::vector<CityFeatures> per_city(C);
+  WeatherDataset ds;
+  ds.cities = cities;
+  ds.feature_names = spec.feature_names();
+  ds.files.push_back(join_path(dir, "city_info.csv"));
+  ds.raw_rows.assign(C, 0);
+  ds.usable_rows.assign(C, 0);
+  for (const auto& c : cities) {
+    ds.files.push_back(join_path(dir, c.id + ".csv"));
+  }
+
+  parallel_for(C, threads, [&](int64_t c) {
+    const std::string& path = ds.files[c + 1];
+    if (!is_regular_file(path)) {
+      throw DataError(path + ": city " + cities[c].id +
+                      " is listed in city_info.csv but its file is missing");
+    }
+    auto series = read_city_series(path, cities[c].id);
+    ds.raw_rows[c] = static_cast<int64_t>(series.days.size());
+    per_city[c] = compute_city_features(series, cities[c], spec);
+    ds.usable_rows[c] = static_cast<int64_t>(per_city[c].day.size());
+    if (ds.usable_rows[c] == 0) {
+      throw DataError(path + ": city " + cities[c].id + " has no usable rows (every row lacks a " +
+                      "feature or target after lags and windows)");
+    }
+  });
+
+  // Count rows per split and city, then copy each city's rows into place.
+  std::vector<std::array<int64_t, 3>> counts(C, {0, 0, 0});
+  auto split_of = [&](int32_t day) { return day <= spec.train_end ? 0 : (day <= spec.val_end ? 1 : 2); };
+  for (int64_t c = 0; c < C; ++c)
+    for (int32_t day : per_city[c].day) ++counts[c][split_of(day)];
+  std::array<int64_t, 3> total{0, 0, 0};
+  std::vector<std::array<int64_t, 3>> offset(C);
+  for (int64_t c = 0; c < C; ++c)
+    for (int k = 0; k < 3; ++k) {
+      offset[c][k] = total[k];
+      total[k] += counts[c][k];
+    }
+  SplitTensors* splits[3] = {&ds.train, &ds.val, &ds.test};
+  for (int k = 0; k < 3; ++k) {
+    splits[k]->x = at::empty({total[k], F}, at::kFloat);
+    splits[k]->y = at::empty({total[k], 3}, at::kFloat);
+    splits[k]->city = at::empty({total[k]}, at::kLong);
+    splits[k]->day = at::empty({total[k]}, at::kInt);
+  }
+  parallel_for(C, threads, [&](int64_t c) {
+    std::array<int64_t, 3> pos = offset[c];
+    const auto& cf = per_city[c];
+    for (size_t r = 0; r < cf.day.size(); ++r) {
+      const int k = split_of(cf.day[r]);
+      const int64_t i = pos[k]++;
+      std::copy_n(cf.x.data() + r * F, F, splits[k]->x.data_ptr<float>() + i * F);
+      std::copy_n(cf.y.data() + r * 3, 3, splits[k]->y.data_ptr<float>() + i * 3);
+      splits[k]->city.data_ptr<int64_t>()[i] = c;
+      splits[k]->day.data_ptr<int32_t>()[i] = cf.day[r];
+    }
+    per_city[c] = CityFeatures{};  // release memory as we go
+  });
+
+  if (total[0] == 0) {
+    throw DataError(dir + ": no training rows on or before " + format_date(spec.train_end) +
+                    " in the selected cities");
+  }
+  fit_scaler(ds.train.x, ds.mean, ds.scale);
+  const auto mean_f = ds.mean.to(at::kFloat);
+  const auto scale_f = ds.scale.to(at::kFloat);
+  for (auto* s : splits) {
+    if (s->x.size(0) > 0) s->x.sub_(mean_f).div_(scale_f);
+  }
+  return ds;
+}
+
+}  // namespace nairrcore::data

@@ -1,0 +1,70 @@
+#pragma once
+// Feature engineering of the forecasting spec: per-city lags, first
+// differences, rolling means/stds, next-day targets, date split and a
+// train-fitted standardisation, computed into contiguous float32 tensors.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/weather_reader.h"
+
+namespace nairrcore::data {
+
+struct FeatureSpec {
+  std::vector<int> lags{1, 3, 7, 14, 30, 60};
+  std::vector<int> windows{7, 30};
+  int32_t train_end = days_from_civil_constexpr(2016, 12, 31);
+  int32_t val_end = days_from_civil_constexpr(2019, 12, 31);
+
+  static constexpr int32_t days_from_civil_constexpr(int y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<int>(doe) - 719468;
+  }
+  void validate() const;
+  int num_features() const;
+  std::vector<std::string> feature_names() const;
+};
+
+// Rows of one split, in city order (sorted ID) then date order.
+struct SplitTensors {
+  at::Tensor x;     // [n, F] float32, standardised
+  at::Tensor y;     // [n, 3] float32, next-day tmax, tmin, prcp in original units
+  at::Tensor city;  // [n] int64 index into WeatherDataset::cities
+  at::Tensor day;   // [n] int32 days since 1970-01-01 of the feature row
+};
+
+struct WeatherDataset {
+  SplitTensors train, val, test;
+  at::Tensor mean;   // [F] float64, fitted on train
+  at::Tensor scale;  // [F] float64, population std (1 where it is 0)
+  std::vector<CityInfo> cities;
+  std::vector<std::string> files;        // every file read, in order
+  std::vector<int64_t> raw_rows;         // rows parsed per city
+  std::vector<int64_t> usable_rows;      // rows kept per city
+  std::vector<std::string> feature_names;
+};
+
+// Selects cities from city_info.csv in `dir`: all (empty ids, first_n <= 0),
+// the first `first_n` by ID, or the listed IDs (unknown ID: ConfigError).
+std::vector<CityInfo> select_cities(const std::string& dir, const std::vector<std::string>& ids,
+                                    int64_t first_n);
+
+WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<CityInfo>& cities,
+                                     const FeatureSpec& spec, int threads);
+
+// Raw per-city feature rows before splitting: exposed for tests.
+struct CityFeatures {
+  std::vector<float> x;      // rows * F
+  std::vector<float> y;      // rows * 3
+  std::vector<int32_t> day;  // rows
+};
+CityFeatures compute_city_features(const CitySeries& series, const CityInfo& info,
+                                   const FeatureSpec& spec);
+
+}  // namespace nairrcore::data

@@ -1,0 +1,198 @@
+#include "train/forecast_trainer.h"
+
+#include <ATen/Context.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
+#include <chrono>
+
+#include "common/errors.h"
+#include "compat/torch_compat.h"
+#include "train/device.h"
+
+namespace nairrcore::train {
+
+namespace F = torch::nn::functional;
+
+namespace {
+std::vector<at::Tensor> gradients(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  return grads;
+}
+}  // namespace
+
+void FitConfig::validate() const {
+  NAIRR_CHECK_ARG(epochs >= 0, "epochs: expected >= 0, got " + std::to_string(epochs));
+  NAIRR_CHECK_ARG(batch_size >= 1, "batch_size: expected >= 1, got " + std::to_string(batch_size));
+  NAIRR_CHECK_ARG(lr > 0, "lr: expected > 0, got " + std::to_string(lr));
+  NAIRR_CHECK_ARG(weight_decay >= 0, "weight_decay: expected >= 0, got " + std::to_string(weight_decay));
+}
+
+ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
+    : model_config_(model),
+      config_(fit),
+      device_(parse_device(fit.device)),
+      precision_(parse_precision(fit.precision, device_)),
+      scaler_(precision_ == Precision::kFp16, device_) {
+  config_.validate();
+  torch::manual_seed(config_.seed);
+  model_ = Mlp(model_config_);
+  model_->to(device_);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      model_->parameters(),
+      torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
+}
+
+void ForecastTrainer::synchronize() const { synchronize_device(device_); }
+
+at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
+  const bool amp = precision_ != Precision::kFp32;
+  const auto dtype = precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16;
+  compat::AutocastScope autocast(device_.type(), amp, dtype);
+  return model_->forward(x);
+}
+
+std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at::Tensor& train_y,
+                                             const at::Tensor& val_x, const at::Tensor& val_y,
+                                             const EpochCallback& on_epoch,
+                                             const StepCallback& on_step) {
+  NAIRR_CHECK_ARG(train_x.dim() == 2 && train_x.size(1) == model_config_.inputs,
+                  "train_x: expected shape [rows, " + std::to_string(model_config_.inputs) +
+                      "], got " + c10::str(train_x.sizes()));
+  NAIRR_CHECK_ARG(train_y.dim() == 2 && train_y.size(1) == model_config_.outputs,
+                  "train_y: expected shape [rows, " + std::to_string(model_config_.outputs) +
+                      "], got " + c10::str(train_y.sizes()));
+  data::LoaderOptions lo;
+  lo.batch_size = config_.batch_size;
+  lo.shuffle = true;
+  lo.seed = config_.seed;
+  lo.workers = config_.workers;
+  lo.prefetch = config_.prefetch;
+  const bool resident = device_.is_cuda() && config_.data_on_device;
+  data::TabularLoader loader(resident ? train_x.to(device_) : train_x,
+                             resident ? train_y.to(device_) : train_y, device_, lo);
+  std::vector<at::Tensor> params = model_->parameters();
+  std::vector<EpochStats> history;
+  const int64_t batches = loader.num_batches();
+  for (int64_t e = epochs_done_; e < config_.epochs; ++e) {
+    EpochStats st;
+    st.epoch = e;
+    model_->train();
+    loader.set_epoch(e);
+    synchronize();
+    auto t0 = std::chrono::steady_clock::now();
+    auto loss_sum = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    data::Batch batch;
+    while (loader.next(batch)) {
+      auto x = batch.x.device() == device_ ? batch.x : batch.x.to(device_);
+      auto y = batch.y.device() == device_ ? batch.y : batch.y.to(device_);
+      auto pred = forward(x);
+      auto loss = F::smooth_l1_loss(pred.to(at::kFloat), y,
+                                    F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
+      optimizer_->zero_grad(true);
+      scaler_.scale(loss).backward();
+      if (scaler_.unscale(gradients(params))) {
+        optimizer_->step();
+      } else {
+        ++st.skipped_steps;
+      }
+      scaler_.update();
+      loss_sum += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
+      st.train_samples += x.size(0);
+      if (on_step) on_step(e, batch.index + 1, batches);
+    }
+    synchronize();
+    auto t1 = std::chrono::steady_clock::now();
+    st.train_sec = std::chrono::duration<double>(t1 - t0).count();
+    st.train_loss = loss_sum.item<double>() / std::max<int64_t>(st.train_samples, 1);
+    st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
+    st.loss_scale = scaler_.enabled() ? scaler_.value() : 1.0;
+    auto v0 = std::chrono::steady_clock::now();
+    st.val_loss = val_x.size(0) > 0 ? loss(val_x, val_y) : std::nan("");
+    st.val_sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - v0).count();
+    epochs_done_ = e + 1;
+    history.push_back(st);
+    if (on_epoch) on_epoch(st);
+  }
+  return history;
+}
+
+at::Tensor ForecastTrainer::predict(const at::Tensor& x, int64_t batch_size) {
+  NAIRR_CHECK_ARG(batch_size >= 1, "batch_size: expected >= 1");
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  std::vector<at::Tensor> parts;
+  for (int64_t i = 0; i < x.size(0); i += batch_size) {
+    auto xb = x.narrow(0, i, std::min(batch_size, x.size(0) - i)).to(device_, /*non_blocking=*/true);
+    parts.push_back(forward(xb).to(at::kFloat).to(at::kCPU));
+  }
+  if (parts.empty()) return at::empty({0, model_config_.outputs}, at::kFloat);
+  return at::cat(parts);
+}
+
+double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  auto total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+  for (int64_t i = 0; i < x.size(0); i += batch_size) {
+    const int64_t n = std::min(batch_size, x.size(0) - i);
+    auto xb = x.narrow(0, i, n).to(device_, true);
+    auto yb = y.narrow(0, i, n).to(device_, true);
+    total += F::smooth_l1_loss(forward(xb).to(at::kFloat), yb,
+                               F::SmoothL1LossFuncOptions().reduction(torch::kSum).beta(1.0))
+                 .to(at::kDouble);
+  }
+  return total.item<double>() / std::max<int64_t>(y.numel(), 1);
+}
+
+RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tensor& y,
+                                            const at::Tensor& city, int64_t num_cities,
+                                            int64_t batch_size) {
+  NAIRR_CHECK_ARG(x.size(0) == y.size(0) && y.size(0) == city.size(0),
+                  "evaluate: x, y and city must have the same number of rows");
+  RegressionMetrics m;
+  m.rows = x.size(0);
+  auto err = predict(x, batch_size).to(at::kDouble) - y.to(at::kDouble).cpu();
+  auto abs_err = err.abs();
+  auto sq_err = err * err;
+  const int64_t T = y.size(1);
+  auto idx = city.cpu().to(at::kLong);
+  auto sum_abs = at::zeros({num_cities, T}, at::kDouble).index_add_(0, idx, abs_err);
+  auto sum_sq = at::zeros({num_cities, T}, at::kDouble).index_add_(0, idx, sq_err);
+  m.city_count = at::zeros({num_cities}, at::kLong).index_add_(0, idx, at::ones_like(idx));
+  auto denom = m.city_count.to(at::kDouble).clamp_min(1).unsqueeze(1);
+  m.city_mae = sum_abs / denom;
+  m.city_rmse = (sum_sq / denom).sqrt();
+  auto n = static_cast<double>(std::max<int64_t>(m.rows, 1));
+  for (int64_t t = 0; t < T; ++t) {
+    m.mae.push_back(abs_err.select(1, t).sum().item<double>() / n);
+    m.rmse.push_back(std::sqrt(sq_err.select(1, t).sum().item<double>() / n));
+  }
+  return m;
+}
+
+std::map<std::string, at::Tensor> ForecastTrainer::state_dict() const {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& item : model_->named_parameters()) out[item.key()] = item.value().detach().cpu().clone();
+  for (const auto& item : model_->named_buffers()) out[item.key()] = item.value().detach().cpu().clone();
+  return out;
+}
+
+void ForecastTrainer::load_state_dict(const std::map<std::string, at::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  auto params = model_->named_parameters();
+  for (const auto& item : params) {
+    auto it = state.find(item.key());
+    if (it == state.end()) throw ConfigError("load_state_dict: missing key '" + item.key() + "'");
+    NAIRR_CHECK_ARG(it->second.sizes() == item.value().sizes(),
+                    "load_state_dict: shape mismatch for '" + item.key() + "'");
+    item.value().copy_(it->second);
+  }
+  for (const auto& [key, value] : state) {
+    NAIRR_CHECK_ARG(params.contains(key), "load_state_dict: unexpected key '" + key + "'");
+  }
+}
+
+}  // namespace nairrcore::train

@@ -1,0 +1,88 @@
+#pragma once
+// Training and evaluation of the forecasting MLP: AdamW + SmoothL1, AMP
+// (bf16, or fp16 with dynamic loss scaling) on GPU, fp32/bf16 on CPU, batches
+// from a TabularLoader, per-epoch statistics to a callback.
+#include <torch/optim/adamw.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/tabular_loader.h"
+#include "train/mlp.h"
+#include "train/precision.h"
+
+namespace nairrcore::train {
+
+struct FitConfig {
+  int64_t epochs = 50;
+  int64_t batch_size = 8192;
+  double lr = 3e-4;
+  double weight_decay = 1e-2;
+  uint64_t seed = 42;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  bool data_on_device = true;  // GPU: keep the data resident (else stream it)
+  int workers = 1;
+  int prefetch = 4;
+  void validate() const;
+};
+
+struct EpochStats {
+  int64_t epoch = 0;
+  double train_loss = 0, val_loss = 0;
+  double train_sec = 0, val_sec = 0;
+  int64_t train_samples = 0;
+  double samples_per_sec = 0;
+  double loss_scale = 1;
+  int64_t skipped_steps = 0;
+};
+
+struct RegressionMetrics {
+  std::vector<double> mae, rmse;   // per target
+  at::Tensor city_mae, city_rmse;  // [cities, targets] float64
+  at::Tensor city_count;           // [cities] int64
+  int64_t rows = 0;
+};
+
+using EpochCallback = std::function<void(const EpochStats&)>;
+// Called after every step with (epoch, batch, batches); may throw to abort.
+using StepCallback = std::function<void(int64_t, int64_t, int64_t)>;
+
+class ForecastTrainer {
+ public:
+  ForecastTrainer(const MlpConfig& model, const FitConfig& fit);
+
+  std::vector<EpochStats> fit(const at::Tensor& train_x, const at::Tensor& train_y,
+                              const at::Tensor& val_x, const at::Tensor& val_y,
+                              const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
+  // Predictions in original units, float32 on the CPU.
+  at::Tensor predict(const at::Tensor& x, int64_t batch_size = 65536);
+  // Mean SmoothL1 loss over all rows and targets.
+  double loss(const at::Tensor& x, const at::Tensor& y, int64_t batch_size = 65536);
+  RegressionMetrics evaluate(const at::Tensor& x, const at::Tensor& y, const at::Tensor& city,
+                             int64_t num_cities, int64_t batch_size = 65536);
+
+  std::map<std::string, at::Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, at::Tensor>& state);
+  int64_t num_parameters() const { return model_->num_parameters(); }
+  int64_t epochs_done() const { return epochs_done_; }
+  std::string precision() const { return precision_name(precision_); }
+
+ private:
+  at::Tensor forward(const at::Tensor& x);
+  void synchronize() const;
+
+  MlpConfig model_config_;
+  FitConfig config_;
+  c10::Device device_;
+  Precision precision_;
+  Mlp model_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  LossScaler scaler_;
+  int64_t epochs_done_ = 0;
+};
+
+}  // namespace nairrcore::train

@@ -1,0 +1,30 @@
+#pragma once
+// The forecasting MLP: depth x [Linear(width) -> LayerNorm -> GELU ->
+// Dropout(p)] -> Linear(outputs). Parameter names match
+// nairrcore.forecasting.model.MLP so state dicts move between C++ and Python.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+
+namespace nairrcore::train {
+
+struct MlpConfig {
+  int64_t inputs = 37;
+  int64_t width = 1024;
+  int64_t depth = 8;
+  int64_t outputs = 3;
+  double dropout = 0.1;
+  void validate() const;
+};
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  explicit MlpImpl(const MlpConfig& config);
+  at::Tensor forward(const at::Tensor& x);
+  int64_t num_parameters() const;
+
+ private:
+  torch::nn::Sequential net_{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+}  // namespace nairrcore::train

@@ -1,0 +1,36 @@
+#pragma once
+// Mixed precision: the chosen compute dtype and, for fp16, dynamic loss
+// scaling built on ATen's fused AMP kernels (the same ones GradScaler uses).
+#include <ATen/ATen.h>
+
+#include <string>
+#include <vector>
+
+namespace nairrcore::train {
+
+enum class Precision { kFp32, kBf16, kFp16 };
+
+// "fp32" | "bf16" | "fp16"; fp16 is GPU-only. ConfigError otherwise.
+Precision parse_precision(const std::string& name, c10::Device device);
+std::string precision_name(Precision p);
+
+class LossScaler {
+ public:
+  LossScaler(bool enabled, c10::Device device, double init_scale = 65536.0,
+             double growth_factor = 2.0, double backoff_factor = 0.5,
+             int64_t growth_interval = 2000);
+  bool enabled() const { return enabled_; }
+  at::Tensor scale(const at::Tensor& loss) const;
+  // Unscales gradients in place; false when any is inf/NaN (skip the step).
+  bool unscale(const std::vector<at::Tensor>& grads);
+  void update();
+  double value() const;
+
+ private:
+  bool enabled_;
+  double growth_factor_, backoff_factor_;
+  int64_t growth_interval_;
+  at::Tensor scale_, growth_tracker_, found_inf_;
+};
+
+}  // namespace nairrcore::train

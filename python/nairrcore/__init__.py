@@ -1,0 +1,29 @@
+"""nairrcore: the same ML workload on any platform, measured honestly.
+
+The compiled core (``nairrcore._core``) holds the readers, feature
+engineering, loaders and training loops; this package is a small typed API
+over it plus evidence recording and a command line.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from nairrcore._native import core as _core
+from nairrcore.errors import ConfigError, DataError
+
+try:
+    __version__ = _version("nairrcore")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+
+def build_info() -> dict:
+    """What the compiled core was built with (torch, CUDA, NCCL, architectures, compiler)."""
+    return dict(_core.build_info())
+
+
+from nairrcore import data, evidence, forecasting  # noqa: E402  (needs _core loaded)
+from nairrcore.loader import TabularLoader  # noqa: E402
+
+__all__ = ["ConfigError", "DataError", "TabularLoader", "build_info", "data", "evidence", "forecasting", "__version__"]

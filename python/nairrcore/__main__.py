@@ -1,0 +1,5 @@
+import sys
+
+from nairrcore.cli import main
+
+sys.exit(main())

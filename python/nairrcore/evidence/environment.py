@@ -1,0 +1,83 @@
+"""Snapshot of the environment a run executed in (the env/ folder and metadata)."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from nairrcore.evidence.files import write_json, write_text
+
+SCHEDULER_VARS = ("SLURM_", "_CONDOR_", "CONDOR_", "PBS_", "LSB_")
+
+
+def scheduler_job_id() -> str | None:
+    for var in ("SLURM_JOB_ID", "CONDOR_JOB_ID", "_CONDOR_JOB_AD", "PBS_JOBID", "LSB_JOBID"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _mem_total_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def git_state(repo: Path) -> dict:
+    def run(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=20)
+    try:
+        commit = run("rev-parse", "HEAD")
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip() != ""
+        return {"commit": commit.stdout.strip(), "dirty": dirty}
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+
+
+def snapshot(env_dir: Path) -> dict:
+    """Writes env/pip_freeze.txt, env/system.json, env/nvidia_smi.txt; returns the facts."""
+    env_dir.mkdir(parents=True, exist_ok=True)
+    dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in md.distributions() if d.metadata["Name"])
+    write_text(env_dir / "pip_freeze.txt", "\n".join(dists) + "\n")
+    if shutil.which("conda"):
+        out = subprocess.run(["conda", "env", "export"], capture_output=True, text=True)
+        write_text(env_dir / "conda_env.yml", out.stdout or out.stderr)
+    if shutil.which("nvidia-smi"):
+        out = subprocess.run(["nvidia-smi", "-q"], capture_output=True, text=True)
+        write_text(env_dir / "nvidia_smi.txt", out.stdout or out.stderr)
+    else:
+        write_text(env_dir / "nvidia_smi.txt", "absent: nvidia-smi not found on PATH\n")
+    facts = {
+        "host": socket.gethostname(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "mem_total_bytes": _mem_total_bytes(),
+        "scheduler_job_id": scheduler_job_id(),
+        "scheduler_env": {k: v for k, v in os.environ.items() if k.startswith(SCHEDULER_VARS)},
+    }
+    write_json(env_dir / "system.json", facts)
+    return facts

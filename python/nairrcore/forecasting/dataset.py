@@ -1,0 +1,119 @@
+"""Loading the 210-city data set into feature tensors (built by the C++ core)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import torch
+
+from nairrcore._native import core as _core
+from nairrcore.data import fetch, fingerprint_files
+from nairrcore.errors import ConfigError, DataError
+
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+def _days(date: str | _dt.date) -> int:
+    d = _dt.date.fromisoformat(date) if isinstance(date, str) else date
+    return (d - _EPOCH).days
+
+
+@dataclass(frozen=True)
+class Split:
+    """Rows of one split, city by city (sorted ID), then by date."""
+
+    x: torch.Tensor     # [n, F] float32, standardised with train statistics
+    y: torch.Tensor     # [n, 3] float32, next-day tmax (°F), tmin (°F), prcp (in)
+    city: torch.Tensor  # [n] int64, index into ForecastData.cities
+    day: torch.Tensor   # [n] int32, days since 1970-01-01 of the feature row
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def dates(self) -> list[_dt.date]:
+        return [_EPOCH + _dt.timedelta(days=int(d)) for d in self.day.tolist()]
+
+
+@dataclass
+class ForecastData:
+    train: Split
+    val: Split
+    test: Split
+    cities: list[dict]
+    feature_names: list[str]
+    mean: torch.Tensor          # [F] float64, fitted on train
+    scale: torch.Tensor         # [F] float64, population std
+    files: list[str]
+    raw_rows: list[int]
+    usable_rows: list[int]
+    prep_seconds: float
+    source: str
+    targets: tuple[str, ...] = ("tmax", "tmin", "prcp")
+    _fingerprint: dict | None = field(default=None, repr=False)
+
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
+
+    @cached_property
+    def fingerprint(self) -> dict:
+        """Content hash of every file read and the row counts (computed on first use)."""
+        fp = fingerprint_files(self.files)
+        fp.update(
+            cities=len(self.cities),
+            raw_rows=sum(self.raw_rows),
+            rows={"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+        )
+        return fp
+
+    def summary(self) -> dict:
+        return {
+            "source": self.source,
+            "cities": len(self.cities),
+            "features": self.num_features,
+            "rows": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            "prep_seconds": round(self.prep_seconds, 3),
+        }
+
+
+def load(path: str | os.PathLike | None = None, *, cities: int | list[str] | tuple[str, ...] = 210,
+         lags: tuple[int, ...] = (1, 3, 7, 14, 30, 60), windows: tuple[int, ...] = (7, 30),
+         train_end: str = "2016-12-31", val_end: str = "2019-12-31", threads: int = 0) -> ForecastData:
+    """Read the city files and build features, targets, splits and scaling in C++.
+
+    ``path``: the extracted ``USdata`` folder, the published archive, or None to
+    use (and if needed download) the cached copy. ``cities``: the first N by ID
+    (0 or 210 for all) or a list of IDs.
+    """
+    folder = fetch("weather", source=path) if path is not None else fetch("weather")
+    if isinstance(cities, int):
+        ids, first_n = [], cities
+    else:
+        ids, first_n = list(cities), 0
+        if not ids:
+            raise ConfigError("cities: expected a count or a non-empty list of city IDs")
+    spec = _core.FeatureSpec()
+    spec.lags = list(lags)
+    spec.windows = list(windows)
+    spec.train_end = _days(train_end)
+    spec.val_end = _days(val_end)
+    t0 = time.perf_counter()
+    selected = _core.select_cities(str(folder), ids, first_n)
+    raw = _core.build_weather_dataset(str(folder), selected, spec, threads)
+    prep = time.perf_counter() - t0
+    split = lambda s: Split(s.x, s.y, s.city, s.day)  # noqa: E731
+    return ForecastData(
+        train=split(raw.train), val=split(raw.val), test=split(raw.test),
+        cities=[{"id": c.id, "name": c.name, "lat": c.lat, "lon": c.lon} for c in raw.cities],
+        feature_names=list(raw.feature_names), mean=raw.mean, scale=raw.scale,
+        files=list(raw.files), raw_rows=list(raw.raw_rows), usable_rows=list(raw.usable_rows),
+        prep_seconds=prep, source=str(Path(folder).resolve()),
+    )
+
+
+__all__ = ["DataError", "ForecastData", "Split", "load"]

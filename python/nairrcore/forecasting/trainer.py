@@ -1,0 +1,155 @@
+"""Training and evaluation of the forecasting MLP; the loop runs in C++."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from nairrcore._native import core as _core
+from nairrcore.forecasting.config import ForecastConfig
+from nairrcore.forecasting.dataset import ForecastData, Split
+
+EpochHook = Callable[[dict], None]
+
+
+def _stats_dict(s) -> dict:
+    return {
+        "epoch": s.epoch, "train_loss": s.train_loss, "val_loss": s.val_loss,
+        "train_sec": s.train_sec, "val_sec": s.val_sec, "epoch_sec": s.train_sec + s.val_sec,
+        "train_samples": s.train_samples, "samples_per_sec": s.samples_per_sec,
+        "loss_scale": s.loss_scale, "skipped_steps": s.skipped_steps,
+    }
+
+
+class Trainer:
+    """AdamW + SmoothL1 training of the spec's MLP with AMP where it pays.
+
+    ``fit`` runs every epoch in C++ with the GIL released, calling ``on_epoch``
+    with a dict per epoch (losses, train and validation seconds, samples/s).
+    """
+
+    def __init__(self, config: ForecastConfig | None = None, *, inputs: int = 37) -> None:
+        self.config = (config or ForecastConfig()).validated()
+        self.device = self.config.resolve_device()
+        self.precision = self.config.resolve_precision(self.device)
+        model = _core.MlpConfig()
+        model.inputs, model.width, model.depth = inputs, self.config.width, self.config.depth
+        model.outputs, model.dropout = 3, self.config.dropout
+        self._model_config = model
+        self._impl: _core.ForecastTrainer | None = None
+        self.history: list[dict] = []
+
+    def _fit_config(self, data: ForecastData | None) -> "_core.FitConfig":
+        c = self.config
+        fit = _core.FitConfig()
+        fit.epochs, fit.batch_size, fit.lr, fit.weight_decay = c.epochs, c.batch_size, c.lr, c.weight_decay
+        fit.seed, fit.device, fit.precision = c.seed, str(self.device), self.precision
+        fit.workers, fit.prefetch = c.workers, c.prefetch
+        fit.data_on_device = self._data_fits_on_device(data) if c.data_on_device is None else c.data_on_device
+        return fit
+
+    def _data_fits_on_device(self, data: ForecastData | None) -> bool:
+        if self.device.type != "cuda" or data is None:
+            return False
+        need = data.train.x.nbytes + data.train.y.nbytes
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return need < 0.5 * free
+
+    def _ensure(self, data: ForecastData | None) -> "_core.ForecastTrainer":
+        if self._impl is None:
+            self._impl = _core.ForecastTrainer(self._model_config, self._fit_config(data))
+        return self._impl
+
+    @property
+    def num_parameters(self) -> int:
+        return self._ensure(None).num_parameters
+
+    def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False) -> list[dict]:
+        impl = self._ensure(data)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.config.epochs, initial=impl.epochs_done, unit="epoch")
+
+        def epoch_hook(stats) -> None:
+            d = _stats_dict(stats)
+            self.history.append(d)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(train=f"{d['train_loss']:.4f}", val=f"{d['val_loss']:.4f}",
+                                rate=f"{d['samples_per_sec']:.0f}/s")
+            if on_epoch is not None:
+                on_epoch(d)
+
+        try:
+            impl.fit(data.train.x, data.train.y, data.val.x, data.val.y, epoch_hook)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.history
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Next-day tmax, tmin (°F) and prcp (in) for standardised feature rows."""
+        return self._ensure(None).predict(x)
+
+    def loss(self, split: Split) -> float:
+        return self._ensure(None).loss(split.x, split.y)
+
+    def evaluate(self, split: Split, data: ForecastData) -> dict:
+        """MAE and RMSE per target in original units, overall and per city."""
+        m = self._ensure(None).evaluate(split.x, split.y, split.city, len(data.cities))
+        targets = data.targets
+        per_city = []
+        for i, city in enumerate(data.cities):
+            n = int(m.city_count[i])
+            if n == 0:
+                continue
+            row = {"id": city["id"], "name": city["name"], "rows": n}
+            row.update({f"mae_{t}": float(m.city_mae[i, k]) for k, t in enumerate(targets)})
+            row.update({f"rmse_{t}": float(m.city_rmse[i, k]) for k, t in enumerate(targets)})
+            per_city.append(row)
+        return {
+            "rows": m.rows,
+            "mae": dict(zip(targets, m.mae)),
+            "rmse": dict(zip(targets, m.rmse)),
+            "per_city": per_city,
+        }
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self._ensure(None).state_dict())
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._ensure(None).load_state_dict(state)
+
+    def save(self, path: str | os.PathLike, data: ForecastData | None = None) -> Path:
+        """Weights, model shape and scaler in one file loadable with ``load_model``;
+        written to a temporary file and renamed, so it is never half-written."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        m = self._model_config
+        ckpt = {
+            "state_dict": self.state_dict(),
+            "model": {"inputs": m.inputs, "width": m.width, "depth": m.depth, "outputs": m.outputs,
+                      "dropout": m.dropout},
+            "config": self.config.as_dict(),
+            "precision": self.precision,
+        }
+        if data is not None:
+            ckpt.update(feature_names=data.feature_names, mean=data.mean, scale=data.scale,
+                        targets=list(data.targets))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(ckpt, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

@@ -1,0 +1,80 @@
+#include <cmath>
+
+#include "common/errors.h"
+#include "data/csv.h"
+#include "data/weather_reader.h"
+#include "test_support.h"
+
+using namespace nairrcore;
+using namespace nairrcore::data;
+
+TEST_CASE("split_csv_line handles quotes, escaped quotes and empty fields", "[csv]") {
+  std::vector<std::string_view> f;
+  std::vector<std::string> scratch;
+  split_csv_line(R"("1","Albany, NY",,3.5,"say ""hi""")", f, scratch);
+  REQUIRE(f.size() == 5);
+  CHECK(f[0] == "1");
+  CHECK(f[1] == "Albany, NY");
+  CHECK(f[2].empty());
+  CHECK(f[3] == "3.5");
+  CHECK(f[4] == R"(say "hi")");
+}
+
+TEST_CASE("parse_number reads numbers and NA, rejects text", "[csv]") {
+  double v = 0;
+  CHECK(parse_number("0.75", v));
+  CHECK(v == Approx(0.75));
+  CHECK(parse_number("-12", v));
+  CHECK(v == -12);
+  CHECK(parse_number("NA", v));
+  CHECK(std::isnan(v));
+  CHECK_FALSE(parse_number("abc", v));
+  CHECK_FALSE(parse_number("1.5x", v));
+  CHECK_FALSE(parse_number("inf", v));
+}
+
+TEST_CASE("dates round-trip and day of year is right", "[csv]") {
+  int32_t d = 0;
+  REQUIRE(parse_date("1970-01-01", d));
+  CHECK(d == 0);
+  REQUIRE(parse_date("2016-12-31", d));
+  CHECK(format_date(d) == "2016-12-31");
+  CHECK(day_of_year(d) == 366);  // leap year
+  REQUIRE(parse_date("1900-03-01", d));
+  CHECK(day_of_year(d) == 60);  // 1900 is not a leap year
+  CHECK_FALSE(parse_date("2019-02-29", d));
+  CHECK_FALSE(parse_date("2019-13-01", d));
+  CHECK_FALSE(parse_date("20190101", d));
+}
+
+TEST_CASE("city file errors name the file and line", "[csv][errors]") {
+  testing::ScratchDir dir;
+  auto bad_value = dir.write("A.csv", "\"\",Date,tmax,tmin,prcp\n\"1\",2000-01-01,50,40,0\n\"2\",2000-01-02,abc,40,0\n");
+  try {
+    read_city_series(bad_value, "A");
+    FAIL("expected DataError");
+  } catch (const DataError& e) {
+    std::string msg = e.what();
+    CHECK(msg.find(bad_value + ":3") != std::string::npos);
+    CHECK(msg.find("tmax") != std::string::npos);
+  }
+  auto missing_col = dir.write("B.csv", "\"\",Date,tmax,prcp\n\"1\",2000-01-01,50,0\n");
+  CHECK_THROWS_WITH(read_city_series(missing_col, "B"), Catch::Contains("missing column 'tmin'"));
+  auto empty = dir.write("C.csv", "");
+  CHECK_THROWS_WITH(read_city_series(empty, "C"), Catch::Contains("empty file"));
+  auto dup = dir.write("D.csv", "\"\",Date,tmax,tmin,prcp\n\"1\",2000-01-01,50,40,0\n\"2\",2000-01-01,51,41,0\n");
+  CHECK_THROWS_WITH(read_city_series(dup, "D"), Catch::Contains("duplicated date 2000-01-01"));
+  auto bad_date = dir.write("E.csv", "\"\",Date,tmax,tmin,prcp\n\"1\",2000-02-30,50,40,0\n");
+  CHECK_THROWS_WITH(read_city_series(bad_date, "E"), Catch::Contains(":2: column 'Date'"));
+  CHECK_THROWS_AS(read_city_series(dir.path() + "/missing.csv", "X"), DataError);
+}
+
+TEST_CASE("unsorted city file is sorted by date", "[csv]") {
+  testing::ScratchDir dir;
+  auto path = dir.write("A.csv", "\"\",Date,tmax,tmin,prcp\n\"1\",2000-01-02,51,41,NA\n\"2\",2000-01-01,50,40,0.1\n");
+  auto s = read_city_series(path, "A");
+  REQUIRE(s.days.size() == 2);
+  CHECK(s.days[0] < s.days[1]);
+  CHECK(s.tmax[0] == 50);
+  CHECK(std::isnan(s.prcp[1]));
+}

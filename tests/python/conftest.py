@@ -1,0 +1,41 @@
+"""Shared fixtures: the real data sets from ../shared/data (never downloaded)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = Path(os.environ.get("NAIRRCORE_SHARED_DATA", REPO.parent / "shared" / "data"))
+WEATHER_ARCHIVE = SHARED_DATA / "us-210-cities-daily.tar.xz"
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; none is visible")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def weather_dir(tmp_path_factory) -> Path:
+    """The extracted USdata folder (scripts/dev.sh prepares it; else extracted here)."""
+    env = os.environ.get("NAIRRCORE_WEATHER_DIR")
+    if env and (Path(env) / "city_info.csv").is_file():
+        return Path(env)
+    assert WEATHER_ARCHIVE.is_file(), f"real data missing: {WEATHER_ARCHIVE}"
+    from nairrcore.data import fetch
+
+    return fetch("weather", dest=tmp_path_factory.mktemp("weather"), source=WEATHER_ARCHIVE)
+
+
+@pytest.fixture(scope="session")
+def small_data(weather_dir):
+    from nairrcore import forecasting as fc
+
+    return fc.load(weather_dir, cities=3)

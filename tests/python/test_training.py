@@ -1,0 +1,66 @@
+import dataclasses
+
+import pytest
+import torch
+
+import nairrcore
+from nairrcore import forecasting as fc
+
+SMALL = dict(width=64, depth=2, epochs=2, batch_size=256, lr=3e-3, device="cpu")
+
+
+def subset(data, n=40000):
+    s = data.train
+    return dataclasses.replace(data, train=fc.Split(s.x[:n], s.y[:n], s.city[:n], s.day[:n]))
+
+
+def test_a_few_hundred_steps_lower_validation_loss(small_data):
+    data = subset(small_data)
+    trainer = fc.Trainer(fc.ForecastConfig(**SMALL))
+    before = trainer.loss(data.val)
+    history = trainer.fit(data)
+    assert len(history) == 2
+    assert history[-1]["val_loss"] < 0.25 * before
+    assert all(h["train_sec"] > 0 and h["samples_per_sec"] > 0 for h in history)
+    metrics = trainer.evaluate(data.test, data)
+    assert set(metrics["mae"]) == {"tmax", "tmin", "prcp"}
+    assert metrics["mae"]["tmax"] < 15
+    assert sum(c["rows"] for c in metrics["per_city"]) == len(data.test)
+
+
+def test_same_seed_same_losses_on_cpu(small_data):
+    data = subset(small_data, 20000)
+    runs = [fc.Trainer(fc.ForecastConfig(**SMALL)).fit(data) for _ in range(2)]
+    assert [h["train_loss"] for h in runs[0]] == [h["train_loss"] for h in runs[1]]
+    other = fc.Trainer(fc.ForecastConfig(**{**SMALL, "seed": 7})).fit(data)
+    assert [h["train_loss"] for h in other] != [h["train_loss"] for h in runs[0]]
+
+
+def test_saved_model_reloads_in_python_with_same_predictions(small_data, tmp_path):
+    data = subset(small_data, 5000)
+    trainer = fc.Trainer(fc.ForecastConfig(**{**SMALL, "epochs": 1}))
+    trainer.fit(data)
+    path = trainer.save(tmp_path / "model.pt", data)
+    model, ckpt = fc.load_model(path)
+    with torch.no_grad():
+        ours = trainer.predict(data.test.x)
+        theirs = model(data.test.x)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert ckpt["feature_names"] == data.feature_names
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_spec_default_model_size():
+    assert fc.Trainer(fc.ForecastConfig(device="cpu")).num_parameters == 7_405_571
+
+
+def test_config_from_env_and_bad_values():
+    cfg = fc.ForecastConfig.from_env(defaults={"epochs": 3}, environ={"NAIRRCORE_EPOCHS": "5", "NAIRRCORE_LAGS": "1,2"})
+    assert cfg.epochs == 5 and cfg.lags == (1, 2)
+    with pytest.raises(nairrcore.ConfigError, match="NAIRRCORE_WIDTH"):
+        fc.ForecastConfig.from_env(environ={"NAIRRCORE_WIDTH": "wide"})
+    with pytest.raises(nairrcore.ConfigError, match="dropout"):
+        fc.ForecastConfig(dropout=1.5).validated()
+    if not torch.cuda.is_available():
+        with pytest.raises(nairrcore.ConfigError, match="no CUDA GPU"):
+            fc.ForecastConfig(device="cuda").resolve_device()
