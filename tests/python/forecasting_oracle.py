@@ -25,7 +25,7 @@ def city_frame(folder: Path, city_id: str, lat: float, lon: float, lags, windows
     df = pd.read_csv(folder / f"{city_id}.csv", na_values=["NA"], parse_dates=["Date"])
     df = df.sort_values("Date").reset_index(drop=True)
     out = pd.DataFrame({"Date": df["Date"], "lat": lat, "lon": lon})
-    doy = df["Date"].dt.dayofyear
+    doy = df["Date"].dt.day_of_year
     out["sin_doy"] = np.sin(2 * np.pi * doy / 365.25)
     out["cos_doy"] = np.cos(2 * np.pi * doy / 365.25)
     for lag in lags:

@@ -1,0 +1,129 @@
+"""Forecasting benchmark: the spec's reference pipeline in Python (pandas features,
+per-sample Dataset + DataLoader, Python training loop; duplicate fix applied) and
+nairrcore, same configuration, side by side in one run. Prints JSON.
+
+    python bench/forecasting.py --data USdata/ --cities 10 --epochs 2 [--out bench/results/x.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
+import forecasting_oracle  # noqa: E402
+
+import nairrcore  # noqa: E402
+from nairrcore import forecasting as fc  # noqa: E402
+from nairrcore.forecasting.model import MLP  # noqa: E402
+
+
+class RowDataset(Dataset):
+    def __init__(self, x, y):
+        self.x, self.y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+
+def baseline(args, device):
+    t0 = time.perf_counter()
+    ref = forecasting_oracle.build(Path(args.data), args.cities)
+    prep = time.perf_counter() - t0
+    train = RowDataset(ref["train"]["x"], ref["train"]["y"])
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
+    t0 = time.perf_counter()
+    n = sum(len(xb) for xb, _ in loader)
+    loader_rate = n / (time.perf_counter() - t0)
+    torch.manual_seed(args.seed)
+    model = MLP(37, args.width, args.depth, 3, 0.1).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
+    loss_fn = torch.nn.SmoothL1Loss()
+    t_all = time.perf_counter()
+    train_sec = 0.0
+    for _ in range(args.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+        train_sec += time.perf_counter() - t0
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.as_tensor(ref["test"]["x"], dtype=torch.float32, device=device)).cpu()
+    mae = (pred - torch.as_tensor(ref["test"]["y"], dtype=torch.float32)).abs().mean(0).tolist()
+    return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate,
+            "train_samples_per_sec": len(train) * args.epochs / train_sec,
+            "end_to_end_sec": prep + time.perf_counter() - t_all,
+            "test_mae": dict(zip(forecasting_oracle.VARS, mae)), "train_rows": len(train)}
+
+
+def ours(args, device):
+    t0 = time.perf_counter()
+    data = fc.load(args.data, cities=args.cities)
+    prep = time.perf_counter() - t0
+    loader = nairrcore.TabularLoader(data.train.x, data.train.y, batch_size=args.batch_size,
+                                     workers=max(args.workers, 1), device="cpu")
+    t0 = time.perf_counter()
+    n = sum(len(xb) for xb, _ in loader)
+    loader_rate = n / (time.perf_counter() - t0)
+    cfg = fc.ForecastConfig(width=args.width, depth=args.depth, epochs=args.epochs, batch_size=args.batch_size,
+                            lr=args.lr, seed=args.seed, device=str(device), precision="fp32")
+    trainer = fc.Trainer(cfg)
+    t_all = time.perf_counter()
+    hist = trainer.fit(data)
+    mae = trainer.evaluate(data.test, data)["mae"]
+    train_sec = sum(h["train_sec"] for h in hist)
+    return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate,
+            "train_samples_per_sec": sum(h["train_samples"] for h in hist) / train_sec,
+            "end_to_end_sec": prep + time.perf_counter() - t_all, "test_mae": mae, "train_rows": len(data.train)}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="extracted USdata folder")
+    p.add_argument("--cities", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=8192)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (nairrcore threads: max(1, this))")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out")
+    args = p.parse_args()
+    device = torch.device(args.device)
+    base, mine = baseline(args, device), ours(args, device)
+    ratio = lambda k, inverse=False: (base[k] / mine[k]) if inverse else (mine[k] / base[k])  # noqa: E731
+    result = {
+        "benchmark": "forecasting", "config": vars(args),
+        "machine": {"host": platform.node(), "cpu": platform.processor(), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
+        "baseline": base, "nairrcore": mine,
+        "speedup": {"feature_prep": ratio("feature_prep_sec", True), "loader": ratio("loader_samples_per_sec"),
+                    "train": ratio("train_samples_per_sec"), "end_to_end": ratio("end_to_end_sec", True)},
+        "mae_rel_diff": {k: mine["test_mae"][k] / base["test_mae"][k] - 1 for k in base["test_mae"]},
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
