@@ -21,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
   nairrcore::bindings::bind_info(m);
   nairrcore::bindings::bind_data(m);
   nairrcore::bindings::bind_train(m);
+  nairrcore::bindings::bind_images(m);
 }

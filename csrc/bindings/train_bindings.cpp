@@ -31,6 +31,8 @@ void bind_train(py::module_& m) {
       .def_readonly("epoch", &EpochStats::epoch)
       .def_readonly("train_loss", &EpochStats::train_loss)
       .def_readonly("val_loss", &EpochStats::val_loss)
+      .def_readonly("val_accuracy", &EpochStats::val_accuracy)
+      .def_readonly("data_wait_sec", &EpochStats::data_wait_sec)
       .def_readonly("train_sec", &EpochStats::train_sec)
       .def_readonly("val_sec", &EpochStats::val_sec)
       .def_readonly("train_samples", &EpochStats::train_samples)

@@ -9,19 +9,11 @@
 #include "common/errors.h"
 #include "compat/torch_compat.h"
 #include "train/device.h"
+#include "train/module_state.h"
 
 namespace nairrcore::train {
 
 namespace F = torch::nn::functional;
-
-namespace {
-std::vector<at::Tensor> gradients(const std::vector<at::Tensor>& params) {
-  std::vector<at::Tensor> grads;
-  for (const auto& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad());
-  return grads;
-}
-}  // namespace
 
 void FitConfig::validate() const {
   NAIRR_CHECK_ARG(epochs >= 0, "epochs: expected >= 0, got " + std::to_string(epochs));
@@ -85,20 +77,16 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
     auto t0 = std::chrono::steady_clock::now();
     auto loss_sum = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     data::Batch batch;
-    while (loader.next(batch)) {
+    while (true) {
+      auto w0 = std::chrono::steady_clock::now();
+      if (!loader.next(batch)) break;
+      st.data_wait_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
       auto x = batch.x.device() == device_ ? batch.x : batch.x.to(device_);
       auto y = batch.y.device() == device_ ? batch.y : batch.y.to(device_);
       auto pred = forward(x);
       auto loss = F::smooth_l1_loss(pred.to(at::kFloat), y,
                                     F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
-      optimizer_->zero_grad(true);
-      scaler_.scale(loss).backward();
-      if (scaler_.unscale(gradients(params))) {
-        optimizer_->step();
-      } else {
-        ++st.skipped_steps;
-      }
-      scaler_.update();
+      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++st.skipped_steps;
       loss_sum += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
       st.train_samples += x.size(0);
       if (on_step) on_step(e, batch.index + 1, batches);
@@ -174,25 +162,11 @@ RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tenso
 }
 
 std::map<std::string, at::Tensor> ForecastTrainer::state_dict() const {
-  std::map<std::string, at::Tensor> out;
-  for (const auto& item : model_->named_parameters()) out[item.key()] = item.value().detach().cpu().clone();
-  for (const auto& item : model_->named_buffers()) out[item.key()] = item.value().detach().cpu().clone();
-  return out;
+  return module_state(*model_);
 }
 
 void ForecastTrainer::load_state_dict(const std::map<std::string, at::Tensor>& state) {
-  torch::NoGradGuard no_grad;
-  auto params = model_->named_parameters();
-  for (const auto& item : params) {
-    auto it = state.find(item.key());
-    if (it == state.end()) throw ConfigError("load_state_dict: missing key '" + item.key() + "'");
-    NAIRR_CHECK_ARG(it->second.sizes() == item.value().sizes(),
-                    "load_state_dict: shape mismatch for '" + item.key() + "'");
-    item.value().copy_(it->second);
-  }
-  for (const auto& [key, value] : state) {
-    NAIRR_CHECK_ARG(params.contains(key), "load_state_dict: unexpected key '" + key + "'");
-  }
+  load_module_state(*model_, state);
 }
 
 }  // namespace nairrcore::train

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/tabular_loader.h"
+#include "train/epoch_stats.h"
 #include "train/mlp.h"
 #include "train/precision.h"
 
@@ -30,26 +31,12 @@ struct FitConfig {
   void validate() const;
 };
 
-struct EpochStats {
-  int64_t epoch = 0;
-  double train_loss = 0, val_loss = 0;
-  double train_sec = 0, val_sec = 0;
-  int64_t train_samples = 0;
-  double samples_per_sec = 0;
-  double loss_scale = 1;
-  int64_t skipped_steps = 0;
-};
-
 struct RegressionMetrics {
   std::vector<double> mae, rmse;   // per target
   at::Tensor city_mae, city_rmse;  // [cities, targets] float64
   at::Tensor city_count;           // [cities] int64
   int64_t rows = 0;
 };
-
-using EpochCallback = std::function<void(const EpochStats&)>;
-// Called after every step with (epoch, batch, batches); may throw to abort.
-using StepCallback = std::function<void(int64_t, int64_t, int64_t)>;
 
 class ForecastTrainer {
  public:

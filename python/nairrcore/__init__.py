@@ -23,7 +23,8 @@ def build_info() -> dict:
     return dict(_core.build_info())
 
 
-from nairrcore import data, evidence, forecasting  # noqa: E402  (needs _core loaded)
-from nairrcore.loader import TabularLoader  # noqa: E402
+from nairrcore import cifar10, data, evidence, forecasting  # noqa: E402  (needs _core loaded)
+from nairrcore.loader import ImageLoader, TabularLoader  # noqa: E402
 
-__all__ = ["ConfigError", "DataError", "TabularLoader", "build_info", "data", "evidence", "forecasting", "__version__"]
+__all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "data", "evidence",
+           "forecasting", "__version__"]

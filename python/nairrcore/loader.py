@@ -1,4 +1,4 @@
-"""Python face of the C++ TabularLoader."""
+"""Python faces of the C++ loaders (TabularLoader, ImageLoader)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,16 @@ import torch
 from nairrcore._native import core as _core
 
 
-class TabularLoader:
-    """Shuffled batches of ``(x, y)`` rows, gathered by C++ threads.
+class _Loader:
+    """Iteration, epochs and resumable state shared by the loaders.
 
     The order of an epoch is fixed by ``(seed, epoch)``; call ``set_epoch`` at
-    the start of every epoch (as with ``DistributedSampler``). On a GPU, data
-    already on the device is gathered there (resident mode); CPU data is
-    gathered into pinned buffers by ``workers`` threads and copied
-    asynchronously. A yielded batch stays valid while you hold it.
+    the start of every epoch (as with ``DistributedSampler``). A yielded batch
+    stays valid while you hold it.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, device: str | torch.device = "cpu",
-                 shuffle: bool = True, drop_last: bool = False, seed: int = 42, workers: int = 1,
-                 prefetch: int = 4, rank: int = 0, world_size: int = 1, progress: bool = False) -> None:
-        self._impl = _core.TabularLoader(x, y, str(torch.device(device)), batch_size, shuffle, drop_last,
-                                         seed, workers, prefetch, rank, world_size)
-        self.progress = progress
+    _impl: object
+    progress: bool
 
     def __len__(self) -> int:
         return self._impl.num_batches
@@ -63,3 +57,52 @@ class TabularLoader:
             if bar is not None:
                 bar.close()
             self._impl.stop()
+
+
+class TabularLoader(_Loader):
+    """Shuffled batches of ``(x, y)`` rows, gathered by C++ threads.
+
+    On a GPU, data already on the device is gathered there (resident mode);
+    CPU data is gathered into pinned buffers by ``workers`` threads and copied
+    asynchronously.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, device: str | torch.device = "cpu",
+                 shuffle: bool = True, drop_last: bool = False, seed: int = 42, workers: int = 1,
+                 prefetch: int = 4, rank: int = 0, world_size: int = 1, progress: bool = False) -> None:
+        self._impl = _core.TabularLoader(x, y, str(torch.device(device)), batch_size, shuffle, drop_last,
+                                         seed, workers, prefetch, rank, world_size)
+        self.progress = progress
+
+
+def augment_spec(pad: int = 4, reflect: bool = True, flip: bool = True, cutout: int = 0,
+                 mean: tuple[float, float, float] | None = None,
+                 std: tuple[float, float, float] | None = None) -> "_core.AugmentSpec":
+    spec = _core.AugmentSpec()
+    spec.pad, spec.reflect, spec.flip, spec.cutout = pad, reflect, flip, cutout
+    if mean is not None:
+        spec.mean = list(mean)
+    if std is not None:
+        spec.std = list(std)
+    return spec
+
+
+class ImageLoader(_Loader):
+    """Augmented batches ``(x float32 [B,3,32,32], y int64 [B])`` of uint8 images.
+
+    Random crop (``pad`` pixels, reflect or zero), horizontal flip, optional
+    cutout and normalisation, drawn from ``(seed, epoch, image index)``. Images
+    on the GPU are augmented there with batched tensor ops (resident mode);
+    images on the CPU are augmented by ``workers`` C++ threads into pinned
+    buffers and copied asynchronously. Both modes give the same batches.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int,
+                 device: str | torch.device = "cpu", shuffle: bool = True, drop_last: bool = False, seed: int = 42,
+                 workers: int = 2, prefetch: int = 4, rank: int = 0, world_size: int = 1, augment: bool = True,
+                 pad: int = 4, reflect: bool = True, flip: bool = True, cutout: int = 0, channels_last: bool = False,
+                 progress: bool = False) -> None:
+        spec = augment_spec(pad, reflect, flip, cutout)
+        self._impl = _core.ImageLoader(images, labels, str(torch.device(device)), batch_size, shuffle, drop_last,
+                                       seed, workers, prefetch, rank, world_size, spec, augment, channels_last)
+        self.progress = progress

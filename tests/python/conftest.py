@@ -39,3 +39,15 @@ def small_data(weather_dir):
     from nairrcore import forecasting as fc
 
     return fc.load(weather_dir, cities=3)
+
+
+CIFAR_DIR = SHARED_DATA / "cifar-10-batches-bin"
+
+
+@pytest.fixture(scope="session")
+def cifar():
+    """The real CIFAR-10 set, read from the shared .bin.xz files."""
+    assert (CIFAR_DIR / "data_batch_1.bin.xz").is_file(), f"real data missing: {CIFAR_DIR}"
+    from nairrcore import cifar10
+
+    return cifar10.load(CIFAR_DIR)

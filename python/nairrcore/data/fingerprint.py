@@ -18,6 +18,13 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def _combine(named_digests: list[tuple[str, str]], total_bytes: int) -> dict:
+    combined = hashlib.sha256()
+    for name, digest in named_digests:
+        combined.update(f"{name}:{digest}\n".encode())
+    return {"sha256": combined.hexdigest(), "files": len(named_digests), "bytes": total_bytes}
+
+
 def fingerprint_files(paths: list[str]) -> dict:
     """sha256 over (file name, file sha256) pairs, in the order given, plus counts.
 
@@ -26,9 +33,10 @@ def fingerprint_files(paths: list[str]) -> dict:
     """
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         digests = list(pool.map(sha256_file, paths))
-    combined = hashlib.sha256()
-    total = 0
-    for path, digest in zip(paths, digests):
-        combined.update(f"{Path(path).name}:{digest}\n".encode())
-        total += os.path.getsize(path)
-    return {"sha256": combined.hexdigest(), "files": len(paths), "bytes": total}
+    return _combine([(Path(p).name, d) for p, d in zip(paths, digests)], sum(os.path.getsize(p) for p in paths))
+
+
+def fingerprint_blobs(named: list[tuple[str, bytes]]) -> dict:
+    """The same fingerprint for contents already in memory (e.g. decompressed)."""
+    return _combine([(name, hashlib.sha256(blob).hexdigest()) for name, blob in named],
+                    sum(len(blob) for _, blob in named))

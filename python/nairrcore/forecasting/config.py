@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import torch
-
+from nairrcore._config import EnvConfig
 from nairrcore.errors import ConfigError
-
-ENV_PREFIX = "NAIRRCORE_"
 
 
 @dataclass(frozen=True)
-class ForecastConfig:
+class ForecastConfig(EnvConfig):
     data: str | None = None              # USdata folder or archive; None: fetch("weather")
     cities: int = 210                    # first N cities by ID (0 or 210: all)
     city_ids: tuple[str, ...] = ()       # explicit IDs instead of the first N
@@ -34,24 +29,6 @@ class ForecastConfig:
     workers: int = 1                     # loader threads when streaming
     prefetch: int = 4                    # batches ready ahead
     threads: int = 0                     # feature threads (0: all cores)
-    extra: dict = field(default_factory=dict, compare=False)
-
-    @classmethod
-    def from_env(cls, defaults: dict | None = None, environ: dict | None = None) -> "ForecastConfig":
-        """The spec's defaults, then ``defaults`` (e.g. a notebook's small
-        configuration), then ``NAIRRCORE_<FIELD>`` variables (NAIRRCORE_EPOCHS=3)."""
-        environ = os.environ if environ is None else environ
-        values = dict(defaults or {})
-        for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _parse(f.name, raw, f.default)
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown forecasting settings: {sorted(unknown)}")
-        return cls(**values).validated()
 
     def validated(self) -> "ForecastConfig":
         checks = [
@@ -69,45 +46,3 @@ class ForecastConfig:
                 raise ConfigError(f"{name}: {why}, got {getattr(self, name)!r}")
         return self
 
-    def resolve_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as exc:
-            raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {self.device!r}") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device: {self.device!r} requested but no CUDA GPU is visible")
-        return device
-
-    def resolve_precision(self, device: torch.device) -> str:
-        """auto: bf16 on GPUs of compute capability >= 8.0, fp16 on older GPUs, fp32 on CPU."""
-        if self.precision != "auto":
-            return self.precision
-        if device.type != "cuda":
-            return "fp32"
-        major, _ = torch.cuda.get_device_capability(device)
-        return "bf16" if major >= 8 else "fp16"
-
-    def as_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d.pop("extra")
-        return d
-
-
-def _parse(name: str, raw: str, default):
-    try:
-        if isinstance(default, bool) or name == "data_on_device":
-            if raw.lower() in ("", "none", "auto"):
-                return None
-            return raw.lower() in ("1", "true", "yes", "on")
-        if isinstance(default, tuple):
-            items = [s.strip() for s in raw.split(",") if s.strip()]
-            return tuple(items) if name == "city_ids" else tuple(int(s) for s in items)
-        if isinstance(default, int):
-            return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        return raw or None if name == "data" else raw
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: cannot parse {raw!r} ({exc})") from exc

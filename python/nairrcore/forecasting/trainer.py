@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from nairrcore._native import core as _core
+from nairrcore.checkpoint import atomic_torch_save
+from nairrcore.training import epoch_dict
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.forecasting.dataset import ForecastData, Split
 
 EpochHook = Callable[[dict], None]
-
-
-def _stats_dict(s) -> dict:
-    return {
-        "epoch": s.epoch, "train_loss": s.train_loss, "val_loss": s.val_loss,
-        "train_sec": s.train_sec, "val_sec": s.val_sec, "epoch_sec": s.train_sec + s.val_sec,
-        "train_samples": s.train_samples, "samples_per_sec": s.samples_per_sec,
-        "loss_scale": s.loss_scale, "skipped_steps": s.skipped_steps,
-    }
 
 
 class Trainer:
@@ -77,7 +69,7 @@ class Trainer:
             bar = tqdm(total=self.config.epochs, initial=impl.epochs_done, unit="epoch")
 
         def epoch_hook(stats) -> None:
-            d = _stats_dict(stats)
+            d = epoch_dict(stats)
             self.history.append(d)
             if bar is not None:
                 bar.update(1)
@@ -129,8 +121,6 @@ class Trainer:
     def save(self, path: str | os.PathLike, data: ForecastData | None = None) -> Path:
         """Weights, model shape and scaler in one file loadable with ``load_model``;
         written to a temporary file and renamed, so it is never half-written."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         m = self._model_config
         ckpt = {
             "state_dict": self.state_dict(),
@@ -142,14 +132,4 @@ class Trainer:
         if data is not None:
             ckpt.update(feature_names=data.feature_names, mean=data.mean, scale=data.scale,
                         targets=list(data.targets))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(ckpt, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_torch_save(ckpt, path)

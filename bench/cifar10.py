@@ -1,0 +1,194 @@
+"""CIFAR-10 benchmark, nairrcore and the usual Python pipeline side by side in
+one run, JSON out:
+
+- augment: one epoch of random crop (pad 4, reflect) + flip + normalise into
+  batches, nairrcore's C++ threads vs torchvision's CIFAR10-style Dataset +
+  transforms + DataLoader with the same worker count;
+- gpu_augment (CUDA only): the GPU-resident pipeline, images/s;
+- train_step: ResNet-18 steps (SGD, AMP on GPU, channels_last) in the C++ loop
+  vs the same model in a Python eager loop on the same device.
+
+    python bench/cifar10.py --data ../shared/data/cifar-10-batches-bin [--out bench/results/x.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+import nairrcore
+from nairrcore import cifar10
+
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+class TorchvisionStyleCIFAR(torch.utils.data.Dataset):
+    """What torchvision.datasets.CIFAR10 does per sample: HWC uint8 -> PIL -> transforms."""
+
+    def __init__(self, images_nchw: torch.Tensor, labels: torch.Tensor, transform):
+        from PIL import Image
+
+        self._image = Image.fromarray
+        self.data = images_nchw.permute(0, 2, 3, 1).contiguous().numpy()
+        self.targets = labels.tolist()
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return self.transform(self._image(self.data[i])), self.targets[i]
+
+
+def bench_augment(data, args) -> dict:
+    import torchvision.transforms as T
+
+    transform = T.Compose([T.RandomCrop(32, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(),
+                           T.ToTensor(), T.Normalize(MEAN, STD)])
+    ds = TorchvisionStyleCIFAR(data.train.images, data.train.labels, transform)
+    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
+                                         persistent_workers=False)
+    t0 = time.perf_counter()
+    n = sum(len(y) for _, y in loader)
+    base = n / (time.perf_counter() - t0)
+
+    ours = nairrcore.ImageLoader(data.train.images, data.train.labels, batch_size=args.batch_size,
+                                 workers=args.workers, pad=4)
+    ours.set_epoch(0)
+    t0 = time.perf_counter()
+    n = sum(len(y) for _, y in ours)
+    fast = n / (time.perf_counter() - t0)
+    return {"images": n, "workers": args.workers, "batch_size": args.batch_size,
+            "baseline_images_per_sec": round(base), "nairrcore_images_per_sec": round(fast),
+            "speedup": round(fast / base, 2), "target_speedup": 10}
+
+
+def bench_gpu_augment(data, args) -> dict:
+    images, labels = data.train.images.cuda(), data.train.labels.cuda()
+    loader = nairrcore.ImageLoader(images, labels, batch_size=1024, device="cuda", pad=4, channels_last=True)
+    loader.set_epoch(0)
+    for _ in loader:  # warm-up
+        pass
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    n = 0
+    for epoch in range(1, 6):
+        loader.set_epoch(epoch)
+        for x, y in loader:
+            n += len(y)
+    torch.cuda.synchronize()
+    rate = n / (time.perf_counter() - t0)
+    return {"images": n, "images_per_sec": round(rate), "target_images_per_sec": 1_000_000}
+
+
+def eager_resnet18() -> torch.nn.Module:
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.shortcut = nn.Sequential()
+            if stride != 1 or cin != cout:
+                self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = torch.relu(self.bn1(self.conv1(x)))
+            return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+    layers, cin = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()], 64
+    for i, w in enumerate((64, 128, 256, 512)):
+        for b in range(2):
+            layers.append(Block(cin, w, 2 if i > 0 and b == 0 else 1))
+            cin = w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10)]
+    return nn.Sequential(*layers)
+
+
+def bench_train_step(data, args, device: torch.device) -> dict:
+    bs, steps = args.step_batch, args.steps
+    precision = nairrcore._config.resolve_precision("auto", device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    x = torch.randn(bs, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (bs,), device=device)
+    torch.manual_seed(0)
+    model = eager_resnet18().to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def step():
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y, label_smoothing=0.1)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    def timed(fn, n):
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - t0) / n
+
+    eager = timed(step, steps)
+    # nairrcore: the same model and step through the C++ loop, fed from the
+    # same number of images (augmentation included, as in real training).
+    subset = cifar10.Cifar10Data(train=data.train.head(bs * (steps + 1)), test=data.test.head(bs), source="",
+                                 prep_seconds=0, read_bytes=0, fingerprint={})
+    cfg = cifar10.Cifar10Config(model="resnet18", epochs=1, batch_size=bs, device=str(device), tta=False,
+                                lr_start=1.0, lr_peak=0.0)
+    trainer = cifar10.Trainer(cfg)
+    [h] = trainer.fit(subset)
+    ours = h["train_sec"] / (h["train_samples"] / bs)
+    return {"device": str(device), "precision": precision, "batch_size": bs, "steps": steps,
+            "eager_sec_per_step": round(eager, 5), "nairrcore_sec_per_step": round(ours, 5),
+            "speedup": round(eager / ours, 3), "target_speedup": 1.1,
+            "note": "nairrcore's time includes its loader and the first (warm-up) step"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--step-batch", type=int, default=512)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--skip", nargs="*", default=[], choices=["augment", "train_step"])
+    p.add_argument("--out")
+    args = p.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = cifar10.load(args.data)
+    result = {
+        "benchmark": "cifar10",
+        "machine": {"host": platform.node(), "cpu_count": torch.get_num_threads(), "platform": platform.platform(),
+                    "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
+        "versions": {"nairrcore": nairrcore.__version__, "torch": torch.__version__, "numpy": np.__version__},
+        "data": data.summary(),
+    }
+    if "augment" not in args.skip:
+        result["augment"] = bench_augment(data, args)
+    if device.type == "cuda":
+        result["gpu_augment"] = bench_gpu_augment(data, args)
+    if "train_step" not in args.skip:
+        result["train_step"] = bench_train_step(data, args, device)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        nairrcore.evidence.files.write_text(args.out, text + "\n")
+
+
+if __name__ == "__main__":
+    main()

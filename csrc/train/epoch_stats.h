@@ -1,0 +1,25 @@
+#pragma once
+// What every training loop reports after an epoch, and the callbacks it calls.
+#include <cmath>
+#include <cstdint>
+#include <functional>
+
+namespace nairrcore::train {
+
+struct EpochStats {
+  int64_t epoch = 0;
+  double train_loss = 0, val_loss = 0;
+  double val_accuracy = std::nan("");  // classification only
+  double train_sec = 0, val_sec = 0;
+  int64_t train_samples = 0;
+  double samples_per_sec = 0;
+  double data_wait_sec = 0;  // time the loop waited for the loader
+  double loss_scale = 1;
+  int64_t skipped_steps = 0;
+};
+
+using EpochCallback = std::function<void(const EpochStats&)>;
+// Called after every step with (epoch, batch, batches); may throw to abort.
+using StepCallback = std::function<void(int64_t, int64_t, int64_t)>;
+
+}  // namespace nairrcore::train

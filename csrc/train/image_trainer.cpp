@@ -1,0 +1,255 @@
+#include "train/image_trainer.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "common/errors.h"
+#include "compat/torch_compat.h"
+#include "data/image_loader.h"
+#include "train/device.h"
+#include "train/module_state.h"
+
+namespace nairrcore::train {
+
+namespace F = torch::nn::functional;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void check_images(const at::Tensor& images, const at::Tensor& labels, const std::string& what) {
+  NAIRR_CHECK_ARG(images.dim() == 4 && images.size(1) == 3 && images.size(2) == 32 &&
+                      images.size(3) == 32 && images.scalar_type() == at::kByte,
+                  what + ": expected uint8 images [N, 3, 32, 32], got " + c10::str(images.sizes()) +
+                      " " + std::string(c10::toString(images.scalar_type())));
+  NAIRR_CHECK_ARG(labels.dim() == 1 && labels.size(0) == images.size(0),
+                  what + ": expected one label per image, got " + std::to_string(labels.numel()) +
+                      " labels for " + std::to_string(images.size(0)) + " images");
+}
+}  // namespace
+
+void ImageFitConfig::validate() const {
+  NAIRR_CHECK_ARG(epochs >= 0, "epochs: expected >= 0, got " + std::to_string(epochs));
+  NAIRR_CHECK_ARG(batch_size >= 2, "batch_size: expected >= 2, got " + std::to_string(batch_size));
+  NAIRR_CHECK_ARG(lr > 0 && bias_lr > 0, "lr: expected > 0");
+  NAIRR_CHECK_ARG(weight_decay >= 0 && bias_weight_decay >= 0, "weight_decay: expected >= 0");
+  NAIRR_CHECK_ARG(momentum >= 0 && momentum < 1, "momentum: expected 0 <= momentum < 1");
+  NAIRR_CHECK_ARG(!nesterov || momentum > 0, "nesterov: needs momentum > 0");
+  NAIRR_CHECK_ARG(label_smoothing >= 0 && label_smoothing < 1, "label_smoothing: expected 0 <= x < 1");
+  NAIRR_CHECK_ARG(lr_peak >= 0 && lr_peak <= 1, "lr_peak: expected a fraction of the steps in [0, 1]");
+  NAIRR_CHECK_ARG(eval_batch_size >= 1, "eval_batch_size: expected >= 1");
+  augment.validate();
+}
+
+ImageTrainer::ImageTrainer(const ImageModelConfig& model, const ImageFitConfig& fit)
+    : model_config_(model),
+      config_(fit),
+      device_(parse_device(fit.device)),
+      precision_(parse_precision(fit.precision, device_)),
+      scaler_(precision_ == Precision::kFp16, device_) {
+  config_.validate();
+  torch::manual_seed(config_.seed);
+  model_ = make_image_model(model_config_);
+  model_->to(device_);
+  if (config_.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model_->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  std::vector<at::Tensor> weights, others;
+  for (const auto& item : model_->named_parameters()) {
+    if (!item.value().requires_grad() && item.key() != "whiten.bias") continue;
+    (model_->is_norm_or_bias(item.key(), item.value()) ? others : weights).push_back(item.value());
+  }
+  auto options = [&](double lr, double wd) {
+    return std::make_unique<torch::optim::SGDOptions>(
+        torch::optim::SGDOptions(lr).momentum(config_.momentum).nesterov(config_.nesterov).weight_decay(wd));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(weights, options(config_.lr, config_.weight_decay));
+  groups.emplace_back(others, options(config_.bias_lr, config_.bias_weight_decay));
+  optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(config_.lr));
+}
+
+double ImageTrainer::lr_factor(int64_t step, int64_t total) const {
+  const double p = total > 0 ? static_cast<double>(step) / total : 1.0;
+  const double peak = config_.lr_peak;
+  if (p < peak) return config_.lr_start + (1.0 - config_.lr_start) * p / peak;
+  if (peak >= 1.0) return 1.0;
+  return 1.0 + (config_.lr_end - 1.0) * (p - peak) / (1.0 - peak);
+}
+
+void ImageTrainer::set_lr_factor(double factor) {
+  auto& groups = optimizer_->param_groups();
+  static_cast<torch::optim::SGDOptions&>(groups[0].options()).lr(config_.lr * factor);
+  static_cast<torch::optim::SGDOptions&>(groups[1].options()).lr(config_.bias_lr * factor);
+}
+
+void ImageTrainer::lookahead_update(double decay) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  auto visit = [&](const at::Tensor& t) {
+    if (!at::isFloatingType(t.scalar_type())) return;
+    if (lookahead_.size() <= i) lookahead_.push_back(t.detach().clone());
+    lookahead_[i].lerp_(t, 1.0 - decay);
+    t.detach().copy_(lookahead_[i]);
+    ++i;
+  };
+  for (const auto& p : model_->parameters()) visit(p);
+  for (const auto& b : model_->buffers()) visit(b);
+}
+
+at::Tensor ImageTrainer::forward(const at::Tensor& x) {
+  const bool amp = precision_ != Precision::kFp32;
+  const auto dtype = precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16;
+  compat::AutocastScope autocast(device_.type(), amp, dtype);
+  return model_->forward(x);
+}
+
+at::Tensor ImageTrainer::logits_eval(const at::Tensor& x) {
+  auto logits = forward(x).to(at::kFloat);
+  if (config_.tta) logits = 0.5 * (logits + forward(x.flip({3})).to(at::kFloat));
+  return logits;
+}
+
+std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
+                                          const at::Tensor& train_labels,
+                                          const at::Tensor& test_images,
+                                          const at::Tensor& test_labels,
+                                          const EpochCallback& on_epoch,
+                                          const StepCallback& on_step) {
+  check_images(train_images, train_labels, "train");
+  check_images(test_images, test_labels, "test");
+  const bool resident = device_.is_cuda() && config_.data_on_device;
+  data::ImageLoaderOptions lo;
+  lo.loader.batch_size = config_.batch_size;
+  lo.loader.seed = config_.seed;
+  lo.loader.workers = config_.workers;
+  lo.loader.prefetch = config_.prefetch;
+  lo.augment = config_.augment;
+  lo.channels_last = config_.channels_last;
+  lo.dtype = precision_ == Precision::kFp16 ? at::kHalf
+             : precision_ == Precision::kBf16 ? at::kBFloat16 : at::kFloat;
+  data::ImageLoader loader(resident ? train_images.to(device_) : train_images,
+                           resident ? train_labels.to(device_) : train_labels, device_, lo);
+  if (!initialised_) {
+    auto sample = train_images.narrow(0, 0, std::min<int64_t>(5000, train_images.size(0)));
+    model_->init_from_data(data::normalize_images(sample, config_.augment, at::kFloat, false));
+    initialised_ = true;
+  }
+  std::vector<at::Tensor> params = model_->parameters();
+  const int64_t batches = loader.num_batches();
+  const int64_t total_steps = batches * config_.epochs;
+  auto* fastnet = dynamic_cast<FastNet*>(model_.get());
+  std::vector<EpochStats> history;
+  for (int64_t e = epochs_done_; e < config_.epochs; ++e) {
+    if (fastnet && e >= config_.whiten_bias_epochs) fastnet->whiten()->bias.requires_grad_(false);
+    EpochStats st;
+    st.epoch = e;
+    model_->train();
+    loader.set_epoch(e);
+    synchronize_device(device_);
+    const auto t0 = Clock::now();
+    auto loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    data::Batch batch;
+    int64_t step = e * batches;
+    while (true) {
+      const auto w0 = Clock::now();
+      if (!loader.next(batch)) break;
+      st.data_wait_sec += seconds_since(w0);
+      auto x = batch.x.to(device_, /*non_blocking=*/true);
+      if (config_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      auto y = batch.y.to(device_, /*non_blocking=*/true);
+      set_lr_factor(lr_factor(step, total_steps));
+      auto logits = forward(x).to(at::kFloat);
+      auto loss = F::cross_entropy(
+          logits, y,
+          F::CrossEntropyFuncOptions()
+              .label_smoothing(config_.label_smoothing)
+              .reduction(torch::kSum));
+      const double n = static_cast<double>(x.size(0));
+      if (!config_.loss_sum) loss = loss / n;
+      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++st.skipped_steps;
+      loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
+      st.train_samples += x.size(0);
+      ++step;
+      if (config_.lookahead && step % 5 == 0) {
+        const double progress = static_cast<double>(step) / std::max<int64_t>(total_steps, 1);
+        lookahead_update(std::pow(0.95, 5) * std::pow(progress, 3));
+      }
+      if (on_step) on_step(e, batch.index + 1, batches);
+    }
+    if (config_.lookahead && e + 1 == config_.epochs) lookahead_update(1.0);
+    synchronize_device(device_);
+    st.train_sec = seconds_since(t0);
+    st.train_loss = loss_total.item<double>() / std::max<int64_t>(st.train_samples, 1);
+    st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
+    st.loss_scale = scaler_.enabled() ? scaler_.value() : 1.0;
+    const auto v0 = Clock::now();
+    if (test_images.size(0) > 0) {
+      auto m = evaluate(test_images, test_labels);
+      st.val_loss = m.loss;
+      st.val_accuracy = m.accuracy;
+    }
+    st.val_sec = seconds_since(v0);
+    epochs_done_ = e + 1;
+    history.push_back(st);
+    if (on_epoch) on_epoch(st);
+  }
+  return history;
+}
+
+ClassificationMetrics ImageTrainer::evaluate(const at::Tensor& images, const at::Tensor& labels) {
+  check_images(images, labels, "evaluate");
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  const int64_t n = images.size(0), classes = model_config_.classes;
+  auto loss_sum = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+  std::vector<at::Tensor> predicted;
+  for (int64_t i = 0; i < n; i += config_.eval_batch_size) {
+    const int64_t b = std::min(config_.eval_batch_size, n - i);
+    auto x = data::normalize_images(images.narrow(0, i, b).to(device_), config_.augment, at::kFloat,
+                                    config_.channels_last);
+    auto y = labels.narrow(0, i, b).to(device_, at::kLong);
+    auto logits = logits_eval(x);
+    loss_sum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .to(at::kDouble);
+    predicted.push_back(logits.argmax(1).cpu());
+  }
+  ClassificationMetrics m;
+  m.samples = n;
+  m.predicted = n > 0 ? at::cat(predicted) : at::empty({0}, at::kLong);
+  auto truth = labels.cpu().to(at::kLong);
+  m.confusion = at::bincount(truth * classes + m.predicted, {}, classes * classes).view({classes, classes});
+  m.loss = n > 0 ? loss_sum.item<double>() / n : std::nan("");
+  m.accuracy = n > 0 ? m.predicted.eq(truth).sum().item<double>() / n : std::nan("");
+  return m;
+}
+
+at::Tensor ImageTrainer::predict_proba(const at::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  std::vector<at::Tensor> parts;
+  for (int64_t i = 0; i < images.size(0); i += config_.eval_batch_size) {
+    const int64_t b = std::min(config_.eval_batch_size, images.size(0) - i);
+    auto x = data::normalize_images(images.narrow(0, i, b).to(device_), config_.augment, at::kFloat,
+                                    config_.channels_last);
+    parts.push_back(at::softmax(logits_eval(x), 1).cpu());
+  }
+  if (parts.empty()) return at::empty({0, model_config_.classes}, at::kFloat);
+  return at::cat(parts);
+}
+
+std::map<std::string, at::Tensor> ImageTrainer::state_dict() const { return module_state(*model_); }
+
+void ImageTrainer::load_state_dict(const std::map<std::string, at::Tensor>& state) {
+  load_module_state(*model_, state);
+  initialised_ = true;  // loaded weights include the whitening filters
+}
+
+}  // namespace nairrcore::train

@@ -1,0 +1,94 @@
+#pragma once
+// Training and evaluation of the CIFAR-10 classifiers: SGD with Nesterov
+// momentum in two parameter groups (weights; BN and biases), a piecewise
+// linear warm-up/decay schedule per step, label smoothing, AMP (bf16, or fp16
+// with dynamic loss scaling), channels_last, optional lookahead averaging of
+// the weights, and horizontal-flip test-time augmentation.
+#include <torch/optim/sgd.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/image_augment.h"
+#include "train/epoch_stats.h"
+#include "train/image_models.h"
+#include "train/precision.h"
+
+namespace nairrcore::train {
+
+struct ImageFitConfig {
+  int64_t epochs = 30;
+  int64_t batch_size = 512;
+  // Per-group torch SGD coefficients: weights, then BN parameters and biases.
+  double lr = 0.2, weight_decay = 5e-4;
+  double bias_lr = 0.2, bias_weight_decay = 0.0;
+  double momentum = 0.9;
+  bool nesterov = true;
+  double label_smoothing = 0.1;
+  bool loss_sum = false;  // sum over the batch instead of the mean
+  // LR factor: start -> 1 at peak (fraction of all steps) -> end, linearly.
+  double lr_start = 0.1, lr_peak = 0.15, lr_end = 0.0;
+  bool lookahead = false;  // EMA of the weights every 5 steps, copied back
+  int64_t whiten_bias_epochs = 3;  // fastnet: whitening bias trained this long
+  bool tta = true;         // evaluation averages the image and its mirror
+  uint64_t seed = 42;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  bool channels_last = true;
+  bool data_on_device = true;  // GPU: keep the data set resident
+  int workers = 2;
+  int prefetch = 4;
+  int64_t eval_batch_size = 1000;
+  data::AugmentSpec augment;
+  void validate() const;
+};
+
+struct ClassificationMetrics {
+  double loss = 0;      // mean cross-entropy, no smoothing
+  double accuracy = 0;  // top-1
+  at::Tensor confusion;   // int64 [classes, classes], rows = true class
+  at::Tensor predicted;   // int64 [N]
+  int64_t samples = 0;
+};
+
+class ImageTrainer {
+ public:
+  ImageTrainer(const ImageModelConfig& model, const ImageFitConfig& fit);
+
+  // Images uint8 [N,3,32,32] and labels int64 [N], on the CPU. The test set
+  // is evaluated after every epoch (val_loss, val_accuracy).
+  std::vector<EpochStats> fit(const at::Tensor& train_images, const at::Tensor& train_labels,
+                              const at::Tensor& test_images, const at::Tensor& test_labels,
+                              const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
+  ClassificationMetrics evaluate(const at::Tensor& images, const at::Tensor& labels);
+  // Class probabilities, float32 [N, classes] on the CPU.
+  at::Tensor predict_proba(const at::Tensor& images);
+
+  std::map<std::string, at::Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, at::Tensor>& state);
+  int64_t num_parameters() const { return model_->num_parameters(); }
+  int64_t epochs_done() const { return epochs_done_; }
+  std::string precision() const { return precision_name(precision_); }
+
+ private:
+  at::Tensor forward(const at::Tensor& x);
+  at::Tensor logits_eval(const at::Tensor& x);
+  void set_lr_factor(double factor);
+  double lr_factor(int64_t step, int64_t total) const;
+  void lookahead_update(double decay);
+
+  ImageModelConfig model_config_;
+  ImageFitConfig config_;
+  c10::Device device_;
+  Precision precision_;
+  std::shared_ptr<ImageClassifier> model_;
+  std::unique_ptr<torch::optim::SGD> optimizer_;
+  LossScaler scaler_;
+  std::vector<at::Tensor> lookahead_;  // floating-point parameters and buffers
+  bool initialised_ = false;
+  int64_t epochs_done_ = 0;
+};
+
+}  // namespace nairrcore::train

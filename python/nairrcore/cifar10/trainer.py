@@ -1,0 +1,108 @@
+"""Training and evaluation of the CIFAR-10 classifiers; the loop runs in C++."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from nairrcore._native import core as _core
+from nairrcore.cifar10.config import CLASSES, Cifar10Config
+from nairrcore.cifar10.dataset import Cifar10Data, ImageSet
+from nairrcore.checkpoint import atomic_torch_save
+from nairrcore.loader import augment_spec
+from nairrcore.training import epoch_dict
+
+EpochHook = Callable[[dict], None]
+
+
+class Trainer:
+    """ResNet-18 or the fast net on CIFAR-10, with the model's recipe.
+
+    ``fit`` runs every epoch in C++ with the GIL released and evaluates the
+    test set after each one, calling ``on_epoch`` with a dict per epoch.
+    """
+
+    def __init__(self, config: Cifar10Config | None = None) -> None:
+        self.config = (config or Cifar10Config()).validated()
+        self.device = self.config.resolve_device()
+        self.precision = self.config.resolve_precision(self.device)
+        r = self.config.recipe()
+        model = _core.ImageModelConfig()
+        model.name, model.widths = self.config.model, list(r["widths"])
+        fit = _core.ImageFitConfig()
+        for key in ("epochs", "batch_size", "lr", "weight_decay", "bias_lr", "bias_weight_decay", "momentum",
+                    "label_smoothing", "loss_sum", "lr_start", "lr_peak", "lr_end", "lookahead"):
+            setattr(fit, key, r[key])
+        c = self.config
+        fit.tta, fit.seed, fit.device, fit.precision = c.tta, c.seed, str(self.device), self.precision
+        fit.channels_last, fit.workers, fit.prefetch = c.channels_last, c.workers, c.prefetch
+        fit.data_on_device = True if c.data_on_device is None else c.data_on_device
+        fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"])
+        self._model_config, self._fit_config = model, fit
+        self._impl = _core.ImageTrainer(model, fit)
+        self.history: list[dict] = []
+
+    @property
+    def num_parameters(self) -> int:
+        return self._impl.num_parameters
+
+    def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False) -> list[dict]:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self._fit_config.epochs, initial=self._impl.epochs_done, unit="epoch")
+
+        def epoch_hook(stats) -> None:
+            d = epoch_dict(stats)
+            self.history.append(d)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{d['train_loss']:.3f}", acc=f"{d.get('val_accuracy', 0):.3f}",
+                                rate=f"{d['samples_per_sec']:.0f}/s")
+            if on_epoch is not None:
+                on_epoch(d)
+
+        try:
+            self._impl.fit(data.train.images, data.train.labels, data.test.images, data.test.labels, epoch_hook)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.history
+
+    def evaluate(self, split: ImageSet) -> dict:
+        """Top-1 accuracy (with flip TTA if configured), loss, per-class accuracy, confusion matrix."""
+        m = self._impl.evaluate(split.images, split.labels)
+        confusion = m["confusion"]
+        per_class = (confusion.diag().double() / confusion.sum(1).clamp_min(1).double()).tolist()
+        return {"samples": m["samples"], "accuracy": m["accuracy"], "loss": m["loss"],
+                "per_class_accuracy": dict(zip(CLASSES, per_class)), "confusion": confusion.tolist(),
+                "predicted": m["predicted"]}
+
+    def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
+        return self._impl.predict_proba(images)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self._impl.state_dict())
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self._impl.load_state_dict(state)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Weights and configuration in one file for ``load_model``, written atomically."""
+        return atomic_torch_save({"state_dict": self.state_dict(), "config": self.config.as_dict(),
+                                  "workload": "cifar10"}, path)
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> Trainer:
+    """A Trainer holding the weights saved by ``Trainer.save``."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    fields = {k: v for k, v in ckpt["config"].items() if k in Cifar10Config.__dataclass_fields__}
+    fields["widths"] = tuple(fields["widths"])
+    fields["device"] = device
+    trainer = Trainer(Cifar10Config(**fields))
+    trainer.load_state_dict(ckpt["state_dict"])
+    return trainer
