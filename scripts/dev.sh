@@ -81,6 +81,9 @@ case "${1:-}" in
     weather_data
     log "C++ tests (ctest)"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2
+    log "local Slurm for the batch-script tests"
+    bash "$ROOT/scripts/slurm/local_cluster.sh" start
+    export NAIRRCORE_REQUIRE_SLURM=1
     log "Python tests (pytest)"
     cd "$ROOT"
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"

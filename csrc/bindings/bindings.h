@@ -13,6 +13,7 @@ void bind_errors(py::module_& m);
 void bind_data(py::module_& m);
 void bind_train(py::module_& m);
 void bind_images(py::module_& m);
+void bind_telemetry(py::module_& m);
 void bind_info(py::module_& m);
 
 // Raises KeyboardInterrupt (as error_already_set) if Ctrl-C arrived. Must be

@@ -22,4 +22,5 @@ PYBIND11_MODULE(_core, m) {
   nairrcore::bindings::bind_data(m);
   nairrcore::bindings::bind_train(m);
   nairrcore::bindings::bind_images(m);
+  nairrcore::bindings::bind_telemetry(m);
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from nairrcore.errors import ConfigError, DataError
 
@@ -36,6 +37,48 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    from nairrcore.evidence import validate_run
+
+    bad = 0
+    for run_dir in args.run_dirs:
+        problems = validate_run(run_dir)
+        bad += bool(problems)
+        print(f"{run_dir}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        for p in problems:
+            print(f"  {p}")
+    return 1 if bad else 0
+
+
+def _cmd_compare(args) -> int:
+    from nairrcore.evidence.compare import compare
+
+    rows = compare(args.runs, args.baseline, out_dir=args.out, platforms_file=args.platforms, plots=not args.no_plots)
+    print((Path(args.out) / "comparison.md").read_text())
+    for r in rows:
+        if not r["comparable"]:
+            print(f"nairrcore: warning: {r['platform']}: {r['note']}; no speedup computed", file=sys.stderr)
+    return 0
+
+
+def _cmd_script(args) -> int:
+    from nairrcore.scheduler import JobSpec, render
+
+    spec = JobSpec(notebook=args.notebook, platform=args.platform, params=args.param, account=args.account,
+                   partition=args.partition, time=args.time, cpus=args.cpus, memory_gb=args.mem, gpus=args.gpus,
+                   out=args.out, venv=args.venv, scheduler=args.scheduler, array=args.array,
+                   workdir=args.workdir or "$SLURM_SUBMIT_DIR")
+    text = render(spec)
+    if args.output:
+        from nairrcore.evidence.files import write_text
+
+        write_text(args.output, text)
+        print(args.output)
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nairrcore", description="Run ML workloads on any platform and record honest evidence.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,6 +104,36 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gpu", action="store_true", help="fail at once unless a CUDA GPU is visible")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("validate", help="check run folders against the evidence schema and their manifest")
+    s.add_argument("run_dirs", nargs="+")
+    s.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("compare", help="compare run folders across platforms: table (CSV, Markdown) and plots")
+    s.add_argument("runs", nargs="+", help="run folders, or folders holding them (e.g. outputs/)")
+    s.add_argument("--baseline", required=True, help="platform name among the runs, or a run folder")
+    s.add_argument("--out", default="outputs/comparison", help="where the report goes")
+    s.add_argument("--platforms", help="JSON file overriding or adding platform profiles (prices)")
+    s.add_argument("--no-plots", action="store_true")
+    s.set_defaults(func=_cmd_compare)
+
+    s = sub.add_parser("script", help="write the Slurm or HTCondor job for a platform profile")
+    s.add_argument("notebook")
+    s.add_argument("--platform", required=True)
+    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--account")
+    s.add_argument("--partition", help="default: the profile's")
+    s.add_argument("--time", default="01:00:00")
+    s.add_argument("--cpus", type=int, default=8)
+    s.add_argument("--mem", type=int, default=32, help="GB")
+    s.add_argument("--gpus", type=int, help="default: the profile's")
+    s.add_argument("--out", default="outputs")
+    s.add_argument("--venv", help="virtual environment to activate in the job")
+    s.add_argument("--workdir", help="folder the job runs in (Slurm default: the submit folder)")
+    s.add_argument("--scheduler", choices=["slurm", "htcondor"], help="default: the profile's")
+    s.add_argument("--array", type=int, help="N jobs, one per line of params.txt")
+    s.add_argument("-o", "--output", help="write to this file instead of stdout")
+    s.set_defaults(func=_cmd_script)
     return p
 
 

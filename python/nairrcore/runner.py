@@ -102,7 +102,8 @@ def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(
         summary_path = run_dir / "run_summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         plain = re.sub(r"\x1b\[[0-9;]*m", "", error).strip()
-        summary.update(status="failed", error=plain.splitlines()[-1] if plain else "")
+        summary.update(status="failed", schema_version=SCHEMA_VERSION,
+                       error=plain.splitlines()[-1] if plain else "cell failed")
         write_json(summary_path, summary)
     write_manifest(run_dir)
     if error is not None:
@@ -149,6 +150,11 @@ def _write_metadata(run_dir: Path, notebook: Path, workload: str, platform: str,
         "gpu": {"count": torch.cuda.device_count() if cuda else 0,
                 "name": torch.cuda.get_device_name(0) if cuda else None},
         "parameters": params,
+        "hyperparameters": config.get("config"),
+        "seed": (config.get("config") or {}).get("seed"),
+        "dataset": config.get("dataset"),
+        "device": config.get("device"),
+        "precision": config.get("precision"),
         "config": config,
     }
     write_json(run_dir / "run_metadata.json", meta)

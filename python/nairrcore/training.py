@@ -14,3 +14,24 @@ def epoch_dict(s) -> dict:
     if s.val_accuracy == s.val_accuracy:  # not NaN
         d["val_accuracy"] = s.val_accuracy
     return d
+
+
+def recorder_hooks(recorder, start_epoch: int):
+    """Epoch and step hooks that mark the recorder's telemetry phases
+    (train_epoch_N while training, validation_epoch_N while evaluating) and
+    time the first step; (None, None) without a recorder."""
+    if recorder is None:
+        return None, None
+    recorder.mark(f"train_epoch_{start_epoch}")
+
+    def on_step(epoch: int, batch: int, batches: int) -> None:
+        if batch == 1:
+            recorder.step()
+        if batch == batches:
+            recorder.mark(f"validation_epoch_{epoch}")
+
+    def on_epoch(stats: dict) -> None:
+        recorder.epoch(stats)
+        recorder.mark(f"train_epoch_{stats['epoch'] + 1}")
+
+    return on_epoch, on_step

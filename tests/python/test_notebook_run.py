@@ -1,4 +1,5 @@
-"""The forecasting notebook run headless through `nairrcore run`, on real data."""
+"""Both notebooks run headless through `nairrcore run`, on real data, with evidence
+that passes the schema."""
 
 import csv
 import hashlib
@@ -7,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+import pytest
+import torch
+
+from nairrcore.evidence import validate_run
+
+from conftest import CIFAR_DIR, REPO
 
 EVIDENCE = ["forecasting.ipynb", "epoch_timing.csv", "run_summary.json", "test_metrics.json",
             "run_metadata.json", "telemetry.csv", "MANIFEST.sha256", "env/pip_freeze.txt", "env/system.json"]
@@ -40,6 +46,34 @@ def test_run_writes_complete_evidence(weather_dir, tmp_path):
     for line in (run_dir / "MANIFEST.sha256").read_text().splitlines():
         digest, name = line.split("  ", 1)
         assert hashlib.sha256((run_dir / name).read_bytes()).hexdigest() == digest
+    assert validate_run(run_dir) == []
+
+
+def test_cifar10_notebook_writes_valid_evidence(tmp_path):
+    cmd = [sys.executable, "-m", "nairrcore", "run", str(REPO / "notebooks" / "cifar10.ipynb"), "--quiet",
+           "--out", str(tmp_path), "--param", f"data={CIFAR_DIR}", "--param", "widths=16,32,32",
+           "--param", "train_limit=1000", "--param", "test_limit=500", "--param", "batch_size=250",
+           "--param", "device=cpu"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert validate_run(run_dir) == []
+    metrics = json.loads((run_dir / "test_metrics.json").read_text())
+    assert metrics["samples"] == 500 and 0 <= metrics["top1_accuracy"] <= 1
+    assert sum(map(sum, metrics["confusion"])) == 500
+    meta = json.loads((run_dir / "run_metadata.json").read_text())
+    assert meta["hyperparameters"]["model"] == "fastnet" and meta["seed"] == 42
+    for png in ("cifar10_curves.png", "cifar10_predictions.png"):
+        assert (run_dir / png).stat().st_size > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible here")
+def test_asking_for_a_gpu_without_one_fails_at_once(tmp_path):
+    cmd = [sys.executable, "-m", "nairrcore", "run", str(REPO / "notebooks" / "forecasting.ipynb"), "--gpu",
+           "--out", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "GPU" in result.stderr
+    assert not any(tmp_path.iterdir())  # no run folder started
 
 
 def test_failing_notebook_keeps_partial_evidence_marked_failed(weather_dir, tmp_path):
@@ -49,4 +83,5 @@ def test_failing_notebook_keeps_partial_evidence_marked_failed(weather_dir, tmp_
     run_dir = next((tmp_path / "laptop" / "forecasting").iterdir())
     summary = json.loads((run_dir / "run_summary.json").read_text())
     assert summary["status"] == "failed" and "width" in summary["error"]
+    assert validate_run(run_dir) == []
     assert (run_dir / "forecasting.ipynb").is_file() and (run_dir / "MANIFEST.sha256").is_file()

@@ -13,7 +13,7 @@ from nairrcore.cifar10.config import CLASSES, Cifar10Config
 from nairrcore.cifar10.dataset import Cifar10Data, ImageSet
 from nairrcore.checkpoint import atomic_torch_save
 from nairrcore.loader import augment_spec
-from nairrcore.training import epoch_dict
+from nairrcore.training import epoch_dict, recorder_hooks
 
 EpochHook = Callable[[dict], None]
 
@@ -49,12 +49,15 @@ class Trainer:
     def num_parameters(self) -> int:
         return self._impl.num_parameters
 
-    def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False) -> list[dict]:
+    def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
+            recorder=None) -> list[dict]:
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=self._fit_config.epochs, initial=self._impl.epochs_done, unit="epoch")
+
+        record_epoch, step_hook = recorder_hooks(recorder, self._impl.epochs_done)
 
         def epoch_hook(stats) -> None:
             d = epoch_dict(stats)
@@ -63,11 +66,14 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{d['train_loss']:.3f}", acc=f"{d.get('val_accuracy', 0):.3f}",
                                 rate=f"{d['samples_per_sec']:.0f}/s")
+            if record_epoch is not None:
+                record_epoch(d)
             if on_epoch is not None:
                 on_epoch(d)
 
         try:
-            self._impl.fit(data.train.images, data.train.labels, data.test.images, data.test.labels, epoch_hook)
+            self._impl.fit(data.train.images, data.train.labels, data.test.images, data.test.labels, epoch_hook,
+                           step_hook)
         finally:
             if bar is not None:
                 bar.close()

@@ -1,23 +1,60 @@
-"""Platforms a run can be recorded for (see docs/ARCHITECTURE.md)."""
+"""Platform profiles: scheduler, accelerator and price (with its source and
+date), shipped as data in platforms.json. Users override or add profiles with
+a JSON file of the same shape (``--platforms FILE`` or $NAIRRCORE_PLATFORMS);
+prices are never constants in code."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from nairrcore.errors import ConfigError
 
-# name -> (kind, scheduler, accelerator)
-PLATFORMS: dict[str, tuple[str, str, str]] = {
-    "laptop": ("workstation", "shell", "any"),
-    "jetstream2": ("cloud VM", "shell", "none"),
-    "aws-g4dn": ("cloud VM", "shell", "T4"),
-    "bridges2": ("HPC", "slurm", "V100"),
-    "delta": ("HPC", "slurm", "A100"),
-    "anvil": ("HPC", "slurm", "H100"),
-    "alvis": ("HPC", "slurm", "A40/A100"),
-    "chtc": ("high-throughput", "htcondor", "any"),
-}
+_DEFAULTS = Path(__file__).with_name("platforms.json")
+PRICE_UNITS = ("node-hour", "gpu-hour")
 
 
-def check_platform(name: str) -> str:
-    if name not in PLATFORMS:
-        raise ConfigError(f"platform: unknown platform {name!r}, expected one of {sorted(PLATFORMS)}")
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_platforms(override: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The shipped profiles, with ``override`` (or $NAIRRCORE_PLATFORMS) merged on top."""
+    profiles = json.loads(_DEFAULTS.read_text())
+    path = override or os.environ.get("NAIRRCORE_PLATFORMS")
+    if path:
+        try:
+            extra = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read platform profiles ({exc})") from exc
+        if not isinstance(extra, dict):
+            raise ConfigError(f"{path}: expected an object of platform name -> profile")
+        for name, profile in extra.items():
+            profiles[name] = _merge(profiles.get(name, {}), profile)
+    for name, profile in profiles.items():
+        price = profile.get("price")
+        if not isinstance(price, dict) or not isinstance(price.get("amount"), (int, float)) \
+                or price.get("per") not in PRICE_UNITS or not price.get("currency"):
+            raise ConfigError(f"platform {name!r}: price needs amount, per ({' or '.join(PRICE_UNITS)}) and currency")
+    return profiles
+
+
+def check_platform(name: str, override: str | os.PathLike | None = None) -> str:
+    profiles = load_platforms(override)
+    if name not in profiles:
+        raise ConfigError(f"platform: unknown platform {name!r}, expected one of {sorted(profiles)}")
     return name
+
+
+def run_cost(profile: dict, wall_sec: float, gpus: int | None = None) -> float:
+    """Price x hours: per node-hour for the node, per gpu-hour for each GPU used."""
+    price = profile["price"]
+    hours = wall_sec / 3600.0
+    if price["per"] == "gpu-hour":
+        count = gpus if gpus is not None else profile.get("gpus", 1)
+        return price["amount"] * hours * max(count, 1)
+    return price["amount"] * hours

@@ -1,55 +1,64 @@
-"""Host (and, where torch can see it, GPU memory) sampling about once a second,
-with the current phase marker."""
+"""Telemetry rows from the C++ sampler thread (NVML through dlopen, host CPU
+and RSS), about once a second, with the current phase marker."""
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-
-import torch
-
 from nairrcore._native import core as _core
 
-COLUMNS = ["time_unix", "elapsed_sec", "phase", "cpu_percent", "rss_bytes", "gpu_util_percent",
+COLUMNS = ["time_unix", "elapsed_sec", "phase", "cpu_percent", "rss_bytes", "gpu_index", "gpu_util_percent",
            "gpu_mem_bytes", "gpu_power_w"]
+TRAIN_PHASE_PREFIX = "train_epoch_"
 
 
 class Sampler:
     def __init__(self, interval: float = 1.0) -> None:
-        self.interval = interval
-        self.rows: list[dict] = []
-        self.phase = "start"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="nairrcore-telemetry", daemon=True)
-        self._t0 = time.time()
-        self._last = (time.monotonic(), sum(os.times()[:2]))
+        self._impl = _core.TelemetrySampler(interval)
 
     def start(self) -> "Sampler":
-        self._thread.start()
+        self._impl.start()
         return self
 
-    def sample(self) -> None:
-        now, cpu = time.monotonic(), sum(os.times()[:2])
-        wall = max(now - self._last[0], 1e-9)
-        cpu_pct = 100.0 * (cpu - self._last[1]) / wall
-        self._last = (now, cpu)
-        gpu_mem = torch.cuda.memory_allocated() if torch.cuda.is_initialized() else ""
-        self.rows.append({
-            "time_unix": round(time.time(), 3), "elapsed_sec": round(time.time() - self._t0, 3),
-            "phase": self.phase, "cpu_percent": round(cpu_pct, 1),
-            "rss_bytes": _core.host_stats()["rss_bytes"],
-            # NVML utilisation and power are not read yet: recorded as absent.
-            "gpu_util_percent": "", "gpu_mem_bytes": gpu_mem, "gpu_power_w": "",
-        })
+    @property
+    def phase(self) -> str:
+        return self._impl.phase
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
+    @phase.setter
+    def phase(self, value: str) -> None:
+        self._impl.phase = value
+
+    @property
+    def gpu(self) -> dict:
+        if self._impl.gpu_available:
+            return {"available": True, "names": list(self._impl.gpu_names)}
+        return {"available": False, "reason": self._impl.gpu_absent_reason}
 
     def stop(self) -> list[dict]:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.sample()
-        return self.rows
+        """One row per sample and GPU (one row per sample without GPUs)."""
+        rows = []
+        for s in self._impl.stop():
+            base = {k: s[k] for k in ("time_unix", "elapsed_sec", "phase", "rss_bytes")}
+            base["time_unix"] = round(base["time_unix"], 3)
+            base["elapsed_sec"] = round(base["elapsed_sec"], 3)
+            base["cpu_percent"] = round(s["cpu_percent"], 1)
+            if not s["gpus"]:
+                rows.append({**base, "gpu_index": "", "gpu_util_percent": "", "gpu_mem_bytes": "", "gpu_power_w": ""})
+            for g in s["gpus"]:
+                rows.append({**base, "gpu_index": g["index"], "gpu_util_percent": _blank(g["util_percent"]),
+                             "gpu_mem_bytes": _blank(g["mem_used_bytes"]), "gpu_power_w": _blank(g["power_w"])})
+        return rows
+
+
+def _blank(v):
+    return "" if v is None else v
+
+
+def mean_train_gpu_util(rows: list[dict]) -> float | None:
+    """Mean GPU utilisation over the samples taken while an epoch was training."""
+    values = [float(r["gpu_util_percent"]) for r in rows
+              if str(r.get("phase", "")).startswith(TRAIN_PHASE_PREFIX) and r.get("gpu_util_percent") not in ("", None)]
+    return sum(values) / len(values) if values else None
+
+
+def peak_gpu_mem(rows: list[dict]) -> int | None:
+    values = [int(float(r["gpu_mem_bytes"])) for r in rows if r.get("gpu_mem_bytes") not in ("", None)]
+    return max(values) if values else None

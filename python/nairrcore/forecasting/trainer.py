@@ -10,7 +10,7 @@ import torch
 
 from nairrcore._native import core as _core
 from nairrcore.checkpoint import atomic_torch_save
-from nairrcore.training import epoch_dict
+from nairrcore.training import epoch_dict, recorder_hooks
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.forecasting.dataset import ForecastData, Split
 
@@ -60,13 +60,16 @@ class Trainer:
     def num_parameters(self) -> int:
         return self._ensure(None).num_parameters
 
-    def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False) -> list[dict]:
+    def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False,
+            recorder=None) -> list[dict]:
         impl = self._ensure(data)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=self.config.epochs, initial=impl.epochs_done, unit="epoch")
+
+        record_epoch, step_hook = recorder_hooks(recorder, impl.epochs_done)
 
         def epoch_hook(stats) -> None:
             d = epoch_dict(stats)
@@ -75,11 +78,13 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(train=f"{d['train_loss']:.4f}", val=f"{d['val_loss']:.4f}",
                                 rate=f"{d['samples_per_sec']:.0f}/s")
+            if record_epoch is not None:
+                record_epoch(d)
             if on_epoch is not None:
                 on_epoch(d)
 
         try:
-            impl.fit(data.train.x, data.train.y, data.val.x, data.val.y, epoch_hook)
+            impl.fit(data.train.x, data.train.y, data.val.x, data.val.y, epoch_hook, step_hook)
         finally:
             if bar is not None:
                 bar.close()

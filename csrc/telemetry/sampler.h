@@ -1,0 +1,56 @@
+#pragma once
+// A background thread sampling, about once per interval, the process's CPU
+// use and RSS and, where NVML is present, every GPU's utilisation, memory and
+// power, each row tagged with the phase the training code last set.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "telemetry/nvml.h"
+
+namespace nairrcore::telemetry {
+
+struct Sample {
+  double time_unix = 0;
+  double elapsed_sec = 0;
+  std::string phase;
+  double cpu_percent = 0;  // of one core, summed over threads
+  int64_t rss_bytes = 0;
+  std::vector<GpuReading> gpus;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(double interval_sec = 1.0);
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  void start();
+  // Stops the thread after one last sample; returns every row.
+  std::vector<Sample> stop();
+  void set_phase(const std::string& phase);
+  std::string phase() const;
+  bool gpu_available() const { return nvml_.available(); }
+  const std::string& gpu_absent_reason() const { return nvml_.reason(); }
+  std::vector<std::string> gpu_names() const { return nvml_.device_names(); }
+
+ private:
+  void sample_now();
+  void run();
+
+  double interval_;
+  Nvml nvml_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  bool stopping_ = false;
+  std::string phase_ = "start";
+  std::vector<Sample> rows_;
+  double t0_wall_ = 0, t0_mono_ = 0, last_mono_ = 0, last_cpu_ = 0;
+};
+
+}  // namespace nairrcore::telemetry

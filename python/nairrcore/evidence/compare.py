@@ -1,0 +1,282 @@
+"""Comparison of run folders across platforms: a table (CSV and Markdown) and
+plots (PNG) of time per epoch, total time, throughput, GPU utilisation, peak
+memory, cost per run, speedup over a baseline and the test metric. Speedup and
+cost are computed from the runs and the platform prices; runs whose workload
+configuration or dataset differ from the baseline get no speedup."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nairrcore.errors import ConfigError
+from nairrcore.evidence.files import write_csv, write_text
+from nairrcore.evidence.platforms import load_platforms, run_cost
+from nairrcore.evidence.recorder import headline_metric
+from nairrcore.evidence.validate import read_csv_rows
+
+# Settings that choose how a platform runs the workload, not what the workload is.
+EXECUTION_SETTINGS = {"data", "device", "precision", "data_on_device", "workers", "prefetch", "threads",
+                      "channels_last"}
+COLUMNS = ["workload", "platform", "runs", "accelerator", "epoch_sec", "epoch_sec_spread", "total_sec", "total_sec_spread",
+           "samples_per_sec", "mean_gpu_util_percent", "peak_host_rss_gb", "peak_gpu_mem_gb", "cost_per_run",
+           "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "comparable", "note"]
+
+
+@dataclass
+class Run:
+    path: Path
+    platform: str
+    workload: str
+    summary: dict
+    metadata: dict
+    epochs: list[dict]
+    metrics: dict
+    telemetry: list[dict] = field(default_factory=list)
+
+    @property
+    def hyperparameters(self) -> dict:
+        h = self.metadata.get("hyperparameters") or self.metadata.get("config", {}).get("config") or {}
+        return {k: v for k, v in h.items() if k not in EXECUTION_SETTINGS}
+
+    @property
+    def fingerprint(self) -> str | None:
+        dataset = self.metadata.get("dataset") or self.metadata.get("config", {}).get("dataset") or {}
+        return dataset.get("sha256")
+
+    @property
+    def epoch_sec(self) -> float | None:
+        times = [float(e["train_sec"]) for e in self.epochs if e.get("train_sec") is not None]
+        return statistics.fmean(times) if times else self.summary.get("mean_train_sec_per_epoch")
+
+    @property
+    def gpus(self) -> int | None:
+        return (self.metadata.get("gpu") or {}).get("count")
+
+
+def _load_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def load_run(path: str | Path) -> Run:
+    """A run folder; older reference runs without run_metadata.json take their
+    platform and workload from the outputs/<platform>/<workload>/<run_id> path."""
+    path = Path(path)
+    summary = _load_json(path / "run_summary.json")
+    if not summary:
+        raise ConfigError(f"{path}: not a run folder (no run_summary.json)")
+    meta = _load_json(path / "run_metadata.json")
+    platform = meta.get("platform") or summary.get("platform") or path.parent.parent.name
+    workload = meta.get("workload") or summary.get("workload") or path.parent.name
+    epochs = read_csv_rows(path / "epoch_timing.csv") if (path / "epoch_timing.csv").is_file() else []
+    telemetry = read_csv_rows(path / "telemetry.csv") if (path / "telemetry.csv").is_file() else []
+    return Run(path, platform, workload, summary, meta, epochs, _load_json(path / "test_metrics.json"), telemetry)
+
+
+def find_runs(paths: list[str | Path]) -> list[Run]:
+    """Run folders given directly or found anywhere below the given folders."""
+    runs = []
+    for p in map(Path, paths):
+        if (p / "run_summary.json").is_file():
+            runs.append(load_run(p))
+        elif p.is_dir():
+            runs += [load_run(s.parent) for s in sorted(p.rglob("run_summary.json"))]
+        else:
+            raise ConfigError(f"{p}: no such run folder")
+    if not runs:
+        raise ConfigError(f"no run folders found under {', '.join(map(str, paths))}")
+    return runs
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _spread(values):
+    values = [v for v in values if v is not None]
+    return (min(values), max(values)) if len(values) > 1 else None
+
+
+def _comparable(run: Run, base: Run) -> str:
+    """'' when comparable, else why not."""
+    if run.workload != base.workload:
+        return f"workload {run.workload} differs from the baseline's {base.workload}"
+    if run.fingerprint != base.fingerprint:
+        return "dataset fingerprint differs from the baseline's"
+    a, b = run.hyperparameters, base.hyperparameters
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return f"configuration differs from the baseline's in {', '.join(diff)}" if diff else ""
+
+
+def compare(run_paths: list[str | Path], baseline: str, out_dir: str | Path | None = None,
+            platforms_file: str | Path | None = None, plots: bool = True) -> list[dict]:
+    """One row per platform (median over its runs, spread as min-max). ``baseline``
+    is a platform name among the runs or a run folder."""
+    runs = find_runs(run_paths)
+    profiles = load_platforms(platforms_file)
+    if Path(baseline).is_dir():
+        base_run = load_run(baseline)
+        base_platform = base_run.platform
+        if all(r.path.resolve() != base_run.path.resolve() for r in runs):
+            runs.append(base_run)
+    else:
+        base_platform = baseline
+    by_workload: dict[str, dict[str, list[Run]]] = {}
+    for r in runs:
+        if r.summary.get("status", "completed") == "completed":
+            by_workload.setdefault(r.workload, {}).setdefault(r.platform, []).append(r)
+    if not any(base_platform in g for g in by_workload.values()):
+        raise ConfigError(f"baseline {baseline!r}: no completed run of that platform among "
+                          f"{sorted({p for g in by_workload.values() for p in g})}")
+    rows = []
+    for workload, groups in sorted(by_workload.items()):
+        rows += _workload_rows(workload, groups, base_platform, profiles)
+    groups: dict[str, list[Run]] = {}
+    for r in runs:
+        groups.setdefault(f"{r.workload}/{r.platform}", []).append(r)
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_csv(out / "comparison.csv", COLUMNS, [_flat(r) for r in rows])
+        write_text(out / "comparison.md", markdown(rows, base_platform, profiles))
+        if plots:
+            _plots(rows, groups, out)
+    return rows
+
+
+def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: str, profiles: dict) -> list[dict]:
+    base_runs = groups.get(base_platform)
+    base = base_runs[0] if base_runs else None
+    base_total = _median(float(r.summary["wall_sec"]) for r in base_runs) if base_runs else None
+    base_epoch = _median(r.epoch_sec for r in base_runs) if base_runs else None
+    rows = []
+    for platform, members in sorted(groups.items(), key=lambda kv: (kv[0] != base_platform, kv[0])):
+        if platform not in profiles:
+            raise ConfigError(f"{members[0].path}: platform {platform!r} has no profile (add it with --platforms)")
+        profile = profiles[platform]
+        if base is None:
+            reasons = [f"no {base_platform} baseline run of {workload}"]
+        else:
+            reasons = sorted({why for r in members if (why := _comparable(r, base))})
+        totals = [float(r.summary["wall_sec"]) for r in members]
+        epochs = [r.epoch_sec for r in members]
+        costs = [run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
+        metric = [headline_metric(r.metrics) for r in members]
+        total, epoch = _median(totals), _median(epochs)
+        ok = not reasons
+        rows.append({
+            "workload": workload, "platform": platform, "runs": len(members),
+            "accelerator": profile.get("accelerator"),
+            "epoch_sec": epoch, "epoch_sec_spread": _spread(epochs), "total_sec": total,
+            "total_sec_spread": _spread(totals),
+            "samples_per_sec": _median(r.summary.get("train_samples_per_sec") for r in members),
+            "mean_gpu_util_percent": _median(r.summary.get("mean_gpu_util_train_percent") for r in members),
+            "peak_host_rss_gb": _gb(_median(r.summary.get("peak_host_rss_bytes") for r in members)),
+            "peak_gpu_mem_gb": _gb(_median(r.summary.get("peak_gpu_mem_bytes") for r in members)),
+            "cost_per_run": _median(costs), "cost_currency": profile["price"]["currency"],
+            "speedup_total": base_total / total if ok and total else None,
+            "speedup_epoch": base_epoch / epoch if ok and epoch and base_epoch else None,
+            "metric": next((m[0] for m in metric if m), None),
+            "metric_value": _median(m[1] for m in metric if m), "comparable": ok, "note": "; ".join(reasons),
+        })
+    return rows
+
+
+def _gb(v):
+    return None if v is None else v / 1e9
+
+
+def _flat(row: dict) -> dict:
+    out = dict(row)
+    for k in ("epoch_sec_spread", "total_sec_spread"):
+        out[k] = "" if row[k] is None else f"{row[k][0]:.4g}-{row[k][1]:.4g}"
+    return out
+
+
+def _fmt(v, digits=3):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def markdown(rows: list[dict], baseline: str, profiles: dict) -> str:
+    head = ["workload", "platform", "runs", "accelerator", "time/epoch (s)", "total (s)", "samples/s", "GPU util (%)",
+            "peak RSS (GB)", "peak GPU mem (GB)", "cost/run", "speedup (total)", "speedup (epoch)", "metric"]
+    lines = [f"Baseline: **{baseline}**. Medians over runs; [min–max] where a platform has several runs. "
+             "Speedup = baseline time / platform time; cost = price × hours (× GPUs for per-GPU-hour prices).", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        def spread(v, s):
+            return _fmt(v) + (f" [{s[0]:.3g}–{s[1]:.3g}]" if s else "")
+        lines.append("| " + " | ".join([
+            r["workload"], r["platform"], str(r["runs"]), r["accelerator"] or "–", spread(r["epoch_sec"], r["epoch_sec_spread"]),
+            spread(r["total_sec"], r["total_sec_spread"]), _fmt(r["samples_per_sec"]),
+            _fmt(r["mean_gpu_util_percent"]), _fmt(r["peak_host_rss_gb"]), _fmt(r["peak_gpu_mem_gb"]),
+            f"{_fmt(r['cost_per_run'])} {r['cost_currency']}",
+            _fmt(r["speedup_total"]) + ("" if r["comparable"] else " (not comparable)"),
+            _fmt(r["speedup_epoch"]), f"{r['metric']} {_fmt(r['metric_value'], 4)}" if r["metric"] else "–",
+        ]) + " |")
+    notes = [f"- {r['workload']} on {r['platform']}: {r['note']}" for r in rows if r["note"]]
+    if notes:
+        lines += ["", "Not comparable with the baseline (no speedup computed):", *notes]
+    lines += ["", "Prices:"]
+    for name in sorted({r["platform"] for r in rows}):
+        p = profiles[name]["price"]
+        lines.append(f"- {name}: {p['amount']} {p['currency']} per {p['per']} — {p.get('source')}"
+                     f" (as of {p.get('as_of') or 'n/a'})")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(rows: list[dict], groups: dict[str, list[Run]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [f"{r['workload']}\n{r['platform']}" for r in rows]
+
+    def bar(key, ylabel, title, fname, spread_key=None):
+        fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(rows)), 3.5))
+        values = [r[key] or 0 for r in rows]
+        err = None
+        if spread_key:
+            err = [[max(0, v - (r[spread_key] or (v, v))[0]) for v, r in zip(values, rows)],
+                   [max(0, (r[spread_key] or (v, v))[1] - v) for v, r in zip(values, rows)]]
+        ax.bar(names, values, yerr=err, capsize=4, color="tab:blue")
+        ax.set(ylabel=ylabel, title=title)
+        fig.tight_layout()
+        _save(fig, out / fname)
+        plt.close(fig)
+
+    bar("epoch_sec", "seconds", "Training time per epoch", "time_per_epoch.png", "epoch_sec_spread")
+    bar("samples_per_sec", "samples / s", "Training throughput", "throughput.png")
+    bar("cost_per_run", "cost per run (platform currency)", "Cost per run", "cost.png")
+    bar("speedup_total", "× baseline", "Speedup (total time)", "speedup.png")
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for label, members in groups.items():
+        for run in members:
+            rows_t = [t for t in run.telemetry if str(t.get("phase", "")).startswith("train_epoch_")]
+            gpu = [t for t in rows_t if t.get("gpu_util_percent") is not None]
+            series = gpu or rows_t
+            key = "gpu_util_percent" if gpu else "cpu_percent"
+            if series:
+                t0 = series[0]["elapsed_sec"]
+                ax.plot([t["elapsed_sec"] - t0 for t in series], [t[key] for t in series],
+                        label=f"{label} ({'GPU' if gpu else 'host CPU'})")
+    ax.set(xlabel="seconds into training", ylabel="utilisation (%)", title="Utilisation during training")
+    if ax.lines:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, out / "utilisation.png")
+    plt.close(fig)
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_name("." + path.name + ".tmp.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(tmp, dpi=100)
+    tmp.replace(path)

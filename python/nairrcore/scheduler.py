@@ -1,0 +1,129 @@
+"""Batch scripts for the platform profiles: Slurm (sbatch) and HTCondor
+(submit file), generated from the profile plus the user's account,
+partition and limits, so nothing site-specific is hard-coded."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nairrcore.errors import ConfigError
+from nairrcore.evidence.platforms import load_platforms
+
+
+@dataclass
+class JobSpec:
+    notebook: str
+    platform: str
+    params: list[str] = field(default_factory=list)
+    account: str | None = None
+    partition: str | None = None
+    time: str = "01:00:00"
+    cpus: int = 8
+    memory_gb: int = 32
+    gpus: int | None = None          # default: the profile's
+    out: str = "outputs"
+    workdir: str = "$SLURM_SUBMIT_DIR"
+    venv: str | None = None          # activate this venv before running
+    scheduler: str | None = None     # default: the profile's
+    container_image: str = "nairrcore.sif"  # apptainer build nairrcore.sif scripts/containers/nairrcore.def
+    array: int | None = None         # Slurm job array / HTCondor queue from params file
+
+
+def _profile(spec: JobSpec) -> dict:
+    profiles = load_platforms()
+    if spec.platform not in profiles:
+        raise ConfigError(f"platform: unknown platform {spec.platform!r}, expected one of {sorted(profiles)}")
+    return profiles[spec.platform]
+
+
+def _run_command(spec: JobSpec, gpus: int) -> str:
+    args = ["nairrcore", "run", spec.notebook, "--platform", spec.platform, "--out", spec.out, "--quiet"]
+    for p in spec.params:
+        args += ["--param", p]
+    if gpus:
+        args.append("--gpu")
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def slurm_script(spec: JobSpec) -> str:
+    profile = _profile(spec)
+    gpus = profile.get("gpus", 0) if spec.gpus is None else spec.gpus
+    partition = spec.partition or profile.get("partition")
+    lines = ["#!/bin/bash", f"#SBATCH --job-name=nairrcore-{Path(spec.notebook).stem}"]
+    if spec.account:
+        lines.append(f"#SBATCH --account={spec.account}")
+    if partition:
+        lines.append(f"#SBATCH --partition={partition}")
+    lines += ["#SBATCH --nodes=1", "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={spec.cpus}",
+              f"#SBATCH --mem={spec.memory_gb}G", f"#SBATCH --time={spec.time}",
+              "#SBATCH --output=%x-%j.out",
+              "# Slurm sends SIGUSR1 to the batch shell 120 s before the time limit",
+              "#SBATCH --signal=B:USR1@120"]
+    if gpus:
+        gres = profile.get("gres", "gpu:1")
+        lines.append(f"#SBATCH --gres={gres.rsplit(':', 1)[0]}:{gpus}" if gres.count(":") else f"#SBATCH --gres={gres}")
+    if spec.array:
+        lines.append(f"#SBATCH --array=0-{spec.array - 1}")
+    lines += ["", "set -euo pipefail", f"# platform profile: {spec.platform} ({profile.get('accelerator')})"]
+    for module in profile.get("modules", []):
+        lines.append(f"module load {module} 2>/dev/null || true")
+    if spec.venv:
+        lines.append(f'source "{spec.venv}/bin/activate"')
+    lines += [f"cd {spec.workdir}", f"mkdir -p {shlex.quote(spec.out)}"]
+    if spec.array:
+        lines += ['# one line of params.txt per array task: KEY=VALUE KEY=VALUE ...',
+                  'PARAMS=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" params.txt)',
+                  'EXTRA=(); for kv in $PARAMS; do EXTRA+=(--param "$kv"); done',
+                  f'srun {_run_command(spec, gpus)} "${{EXTRA[@]}}"']
+    else:
+        lines.append(f"srun {_run_command(spec, gpus)}")
+    return "\n".join(lines) + "\n"
+
+
+def htcondor_submit(spec: JobSpec) -> str:
+    profile = _profile(spec)
+    gpus = profile.get("gpus", 1) if spec.gpus is None else spec.gpus
+    params = " ".join(spec.params)
+    lines = [
+        f"# nairrcore on {spec.platform} ({profile.get('accelerator')}): one job per line of params.txt"
+        if spec.array else f"# nairrcore on {spec.platform} ({profile.get('accelerator')})",
+        "universe = container",
+        f"container_image = {spec.container_image}",
+        "executable = scripts/htcondor/run_notebook.sh",
+        f"arguments = {spec.notebook} {spec.platform} $(params)" if spec.array
+        else f"arguments = {spec.notebook} {spec.platform} {params}".rstrip(),
+        f"transfer_input_files = {spec.container_image}, notebooks" if not spec.container_image.startswith(("docker://", "osdf://"))
+        else "transfer_input_files = notebooks",
+        "should_transfer_files = YES",
+        "when_to_transfer_output = ON_EXIT_OR_EVICT",
+        "transfer_output_files = outputs",
+        f"request_cpus = {spec.cpus}",
+        f"request_memory = {spec.memory_gb}GB",
+        "request_disk = 20GB",
+    ]
+    if gpus:
+        lines += [f"request_gpus = {gpus}",
+                  f"gpus_minimum_capability = {profile.get('gpus_minimum_capability', '6.1')}"]
+    lines += [
+        "# self-checkpointing: exit code 85 means \"checkpointed, run me again\"; HTCondor",
+        "# then transfers outputs/ back and restarts the job.",
+        "checkpoint_exit_code = 85",
+        "+is_resumable = true",
+        "log = outputs/condor-$(Cluster).log",
+        "output = outputs/condor-$(Cluster)-$(Process).out",
+        "error = outputs/condor-$(Cluster)-$(Process).err",
+        "queue params from params.txt" if spec.array else "queue",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(spec: JobSpec) -> str:
+    scheduler = spec.scheduler or _profile(spec).get("scheduler")
+    if scheduler == "slurm":
+        return slurm_script(spec)
+    if scheduler == "htcondor":
+        return htcondor_submit(spec)
+    raise ConfigError(f"platform {spec.platform!r} runs from a shell ({scheduler}); use scripts/cloud/ or "
+                      "`nairrcore run` directly, or pass --scheduler slurm|htcondor")

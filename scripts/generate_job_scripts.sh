@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates the committed batch scripts from the platform profiles
+# (python/nairrcore/evidence/platforms.json). Site values that differ per user
+# (account, venv) are left as placeholders to edit or pass on the command line:
+#   nairrcore script notebooks/cifar10.ipynb --platform delta --account ACCOUNT --venv ~/venvs/nairrcore
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NAIRRCORE=${NAIRRCORE:-nairrcore}
+DEST=${1:-$ROOT/scripts}  # tests pass a scratch folder and compare
+mkdir -p "$DEST/slurm" "$DEST/htcondor"
+cd "$ROOT"
+for platform in bridges2 delta anvil alvis; do
+  $NAIRRCORE script notebooks/cifar10.ipynb --platform "$platform" --account YOUR_ACCOUNT \
+    --venv '$HOME/venvs/nairrcore' --time 02:00:00 --param model=resnet18 --param train_limit=0 \
+    --param test_limit=0 -o "$DEST/slurm/$platform.sbatch" >/dev/null
+done
+$NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --param model=fastnet --param train_limit=0 \
+  --param test_limit=0 --param epochs=10 -o "$DEST/htcondor/cifar10.sub" >/dev/null
+$NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --array 4 -o "$DEST/htcondor/sweep.sub" >/dev/null

@@ -1,0 +1,142 @@
+"""Evidence: schema validation, platform profiles, comparison, scheduler scripts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nairrcore.errors import ConfigError
+from nairrcore.evidence import load_platforms, validate_run
+from nairrcore.evidence.compare import compare
+from nairrcore.evidence.files import write_csv, write_json, write_manifest
+from nairrcore.evidence.recorder import EPOCH_COLUMNS
+from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS
+from nairrcore.scheduler import JobSpec, render
+
+SPEC_PLATFORMS = {"laptop", "jetstream2", "aws-g4dn", "bridges2", "delta", "anvil", "alvis", "chtc"}
+FINGERPRINT = "ab" * 32
+
+
+def fake_run(root: Path, platform: str, run_id: str, *, wall: float, epoch_train: float, epochs: int = 2,
+             fingerprint: str = FINGERPRINT, width: int = 256, gpus: int = 0, util: float | None = None) -> Path:
+    """A complete, schema-valid run folder with hand-chosen numbers."""
+    d = root / platform / "forecasting" / run_id
+    rows = [{"epoch": e, "train_loss": 1.0 / (e + 1), "val_loss": 1.1 / (e + 1), "train_sec": epoch_train,
+             "val_sec": 1.0, "epoch_sec": epoch_train + 1.0, "samples_per_sec": 1000 / epoch_train,
+             "train_samples": 1000} for e in range(epochs)]
+    write_csv(d / "epoch_timing.csv", EPOCH_COLUMNS, rows)
+    telemetry = [{"time_unix": 1.8e9 + t, "elapsed_sec": t, "phase": "train_epoch_0", "cpu_percent": 100.0,
+                  "rss_bytes": 10**9, "gpu_index": 0 if gpus else "", "gpu_util_percent": util if gpus else "",
+                  "gpu_mem_bytes": 2 * 10**9 if gpus else "", "gpu_power_w": 70.0 if gpus else ""} for t in range(3)]
+    write_csv(d / "telemetry.csv", TELEMETRY_COLUMNS, telemetry)
+    write_json(d / "run_summary.json", {
+        "status": "completed", "schema_version": 1, "workload": "forecasting", "platform": platform,
+        "wall_sec": wall, "training_sec": epoch_train * epochs, "validation_sec": 1.0 * epochs, "data_prep_sec": 2.0,
+        "time_to_first_batch_sec": 2.5, "data_wait_sec": 0.1, "epochs": epochs,
+        "mean_train_sec_per_epoch": epoch_train, "train_samples_per_sec": 1000 / epoch_train,
+        "peak_host_rss_bytes": 10**9, "peak_gpu_mem_bytes": 2 * 10**9 if gpus else None,
+        "mean_gpu_util_train_percent": util, "gpu_telemetry": {"available": bool(gpus)}, "phases_sec": {}})
+    write_json(d / "test_metrics.json", {"rows": 10, "mae": {"tmax": 5.0, "tmin": 4.0, "prcp": 0.1},
+                                         "rmse": {"tmax": 6.0, "tmin": 5.0, "prcp": 0.2},
+                                         "per_city": [{"id": "X", "rows": 10, "mae_tmax": 5.0, "rmse_tmax": 6.0}]})
+    write_json(d / "run_metadata.json", {
+        "schema_version": 1, "run_id": run_id, "workload": "forecasting", "platform": platform,
+        "status": "completed", "host": "h", "scheduler_job_id": None, "git": {"commit": None, "dirty": None},
+        "versions": {"nairrcore": "0", "torch": "2.11", "python": "3.11", "cuda": None, "cudnn": None, "nccl": None},
+        "gpu": {"count": gpus, "name": "T4" if gpus else None}, "parameters": {},
+        "hyperparameters": {"width": width, "seed": 42, "device": "cuda" if gpus else "cpu"}, "seed": 42,
+        "dataset": {"sha256": fingerprint, "files": 3, "bytes": 100}, "started_unix": 1.8e9, "finished_unix": 1.8e9})
+    for name in ("env/pip_freeze.txt", "env/system.json", "env/nvidia_smi.txt"):
+        (d / name).parent.mkdir(exist_ok=True)
+        (d / name).write_text("{}\n")
+    write_manifest(d)
+    return d
+
+
+def test_compare_computes_speedup_and_cost_from_the_runs(tmp_path):
+    fake_run(tmp_path, "laptop", "a", wall=400.0, epoch_train=100.0)
+    fake_run(tmp_path, "laptop", "b", wall=440.0, epoch_train=110.0)
+    fake_run(tmp_path, "aws-g4dn", "c", wall=100.0, epoch_train=25.0, gpus=1, util=80.0)
+    rows = {r["platform"]: r for r in compare([tmp_path], "laptop", out_dir=tmp_path / "report")}
+    gpu, cpu = rows["aws-g4dn"], rows["laptop"]
+    assert cpu["runs"] == 2 and cpu["total_sec"] == 420.0 and cpu["total_sec_spread"] == (400.0, 440.0)
+    assert gpu["speedup_total"] == pytest.approx(420.0 / 100.0)
+    assert gpu["speedup_epoch"] == pytest.approx(105.0 / 25.0)
+    assert gpu["cost_per_run"] == pytest.approx(0.526 * 100.0 / 3600.0)  # $0.526 per node-hour
+    assert gpu["mean_gpu_util_percent"] == 80.0
+    for name in ("comparison.csv", "comparison.md", "time_per_epoch.png", "throughput.png", "utilisation.png",
+                 "cost.png", "speedup.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    assert "| forecasting | aws-g4dn | 1 | T4 |" in (tmp_path / "report" / "comparison.md").read_text()
+    # A user's own price replaces the shipped one.
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"aws-g4dn": {"price": {"amount": 1.0}}}))
+    rows = {r["platform"]: r for r in compare([tmp_path / "laptop", tmp_path / "aws-g4dn"], "laptop",
+                                              platforms_file=override)}
+    assert rows["aws-g4dn"]["cost_per_run"] == pytest.approx(100.0 / 3600.0)
+
+
+def test_compare_refuses_speedup_across_different_data_or_config(tmp_path):
+    fake_run(tmp_path, "laptop", "a", wall=400.0, epoch_train=100.0)
+    fake_run(tmp_path, "delta", "b", wall=50.0, epoch_train=10.0, fingerprint="cd" * 32, gpus=1, util=90.0)
+    fake_run(tmp_path, "anvil", "c", wall=40.0, epoch_train=8.0, width=512, gpus=1, util=95.0)
+    rows = {r["platform"]: r for r in compare([tmp_path], "laptop")}
+    assert rows["delta"]["speedup_total"] is None and "fingerprint" in rows["delta"]["note"]
+    assert rows["anvil"]["speedup_total"] is None and "width" in rows["anvil"]["note"]
+    # device and the like choose how a platform runs the workload: still comparable
+    assert rows["laptop"]["comparable"]
+    with pytest.raises(ConfigError, match="baseline"):
+        compare([tmp_path], "alvis")
+
+
+def test_validation_catches_schema_violations_and_tampering(tmp_path):
+    d = fake_run(tmp_path, "laptop", "a", wall=10.0, epoch_train=2.0)
+    assert validate_run(d) == []
+    (d / "test_metrics.json").write_text(json.dumps({"rows": 10}))
+    problems = validate_run(d)
+    assert any("MANIFEST.sha256: test_metrics.json does not match" in p for p in problems)
+    assert any(p.startswith("test_metrics.json") for p in problems)
+    summary = json.loads((d / "run_summary.json").read_text())
+    summary["training_sec"] = -1
+    (d / "run_summary.json").write_text(json.dumps(summary))
+    assert any("run_summary.json: training_sec" in p for p in validate_run(d))
+    (d / "telemetry.csv").unlink()
+    assert any("telemetry.csv: missing" in p for p in validate_run(d))
+
+
+def test_platform_profiles_cover_the_spec_with_sourced_prices(tmp_path, monkeypatch):
+    profiles = load_platforms()
+    assert SPEC_PLATFORMS <= set(profiles)
+    for name, p in profiles.items():
+        assert p["price"]["source"] and p["price"]["per"] in ("node-hour", "gpu-hour"), name
+        assert p["scheduler"] in ("shell", "slurm", "htcondor"), name
+    extra = tmp_path / "mine.json"
+    extra.write_text(json.dumps({"mycluster": {"kind": "HPC", "scheduler": "slurm", "accelerator": "L40S", "gpus": 1,
+                                               "price": {"amount": 2.0, "per": "gpu-hour", "currency": "USD",
+                                                         "source": "my invoice"}}}))
+    monkeypatch.setenv("NAIRRCORE_PLATFORMS", str(extra))
+    assert load_platforms()["mycluster"]["accelerator"] == "L40S"
+    extra.write_text(json.dumps({"bad": {"price": {"amount": "cheap"}}}))
+    with pytest.raises(ConfigError, match="bad"):
+        load_platforms()
+
+
+def test_slurm_and_htcondor_scripts_from_profiles():
+    text = render(JobSpec("notebooks/cifar10.ipynb", "delta", params=["model=resnet18"], account="bbka-delta-gpu",
+                          time="02:00:00"))
+    assert "#SBATCH --account=bbka-delta-gpu" in text and "#SBATCH --partition=gpuA100x4" in text
+    assert "#SBATCH --gres=gpu:1" in text and "#SBATCH --time=02:00:00" in text
+    assert "srun nairrcore run notebooks/cifar10.ipynb --platform delta" in text and "--gpu" in text
+    assert "--param model=resnet18" in text
+    sub = render(JobSpec("notebooks/cifar10.ipynb", "chtc", array=4))
+    for line in ("request_gpus = 1", "gpus_minimum_capability = 7.0", "container_image = ",
+                 "checkpoint_exit_code = 85", "queue params from params.txt"):
+        assert line in sub
+    with pytest.raises(ConfigError, match="shell"):
+        render(JobSpec("notebooks/forecasting.ipynb", "laptop"))
+    cpu = render(JobSpec("notebooks/forecasting.ipynb", "laptop", scheduler="slurm", partition="debug"))
+    assert "--gres" not in cpu and "--gpu" not in cpu
+    with pytest.raises(ConfigError, match="unknown platform"):
+        render(JobSpec("x.ipynb", "mars"))
