@@ -192,6 +192,8 @@ void bind_images(py::module_& m) {
       .def("load_state_dict", &ImageTrainer::load_state_dict)
       .def_property_readonly("num_parameters", &ImageTrainer::num_parameters)
       .def_property_readonly("epochs_done", &ImageTrainer::epochs_done)
+      .def("save_state", [](const ImageTrainer& t) { return py::bytes(t.save_state()); })
+      .def("load_state", [](ImageTrainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); })
       .def_property_readonly("precision", &ImageTrainer::precision);
 }
 

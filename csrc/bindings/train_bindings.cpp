@@ -81,6 +81,8 @@ void bind_train(py::module_& m) {
       .def("load_state_dict", &ForecastTrainer::load_state_dict)
       .def_property_readonly("num_parameters", &ForecastTrainer::num_parameters)
       .def_property_readonly("epochs_done", &ForecastTrainer::epochs_done)
+      .def("save_state", [](const ForecastTrainer& t) { return py::bytes(t.save_state()); })
+      .def("load_state", [](ForecastTrainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); })
       .def_property_readonly("precision", &ForecastTrainer::precision);
 }
 

@@ -10,6 +10,7 @@
 #include "compat/torch_compat.h"
 #include "train/device.h"
 #include "train/module_state.h"
+#include "train/training_state.h"
 
 namespace nairrcore::train {
 
@@ -68,39 +69,47 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
   std::vector<at::Tensor> params = model_->parameters();
   std::vector<EpochStats> history;
   const int64_t batches = loader.num_batches();
-  for (int64_t e = epochs_done_; e < config_.epochs; ++e) {
-    EpochStats st;
-    st.epoch = e;
+  for (int64_t e = progress_.epochs_done; e < config_.epochs; ++e) {
+    if (progress_.next_batch == 0) progress_.start_epoch(e);
     model_->train();
     loader.set_epoch(e);
+    if (progress_.next_batch > 0) loader.load_state({config_.seed, e, progress_.next_batch});
+    if (!progress_.loss_total.defined())
+      progress_.loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     synchronize();
     auto t0 = std::chrono::steady_clock::now();
-    auto loss_sum = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    const double carried_sec = progress_.train_sec;
     data::Batch batch;
     while (true) {
       auto w0 = std::chrono::steady_clock::now();
       if (!loader.next(batch)) break;
-      st.data_wait_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+      progress_.wait_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
       auto x = batch.x.device() == device_ ? batch.x : batch.x.to(device_);
       auto y = batch.y.device() == device_ ? batch.y : batch.y.to(device_);
       auto pred = forward(x);
       auto loss = F::smooth_l1_loss(pred.to(at::kFloat), y,
                                     F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
-      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++st.skipped_steps;
-      loss_sum += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
-      st.train_samples += x.size(0);
+      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+      progress_.loss_total += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
+      progress_.samples += x.size(0);
+      progress_.next_batch = batch.index + 1;
+      progress_.train_sec = carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (on_step) on_step(e, batch.index + 1, batches);
     }
     synchronize();
-    auto t1 = std::chrono::steady_clock::now();
-    st.train_sec = std::chrono::duration<double>(t1 - t0).count();
-    st.train_loss = loss_sum.item<double>() / std::max<int64_t>(st.train_samples, 1);
+    EpochStats st;
+    st.epoch = e;
+    st.train_sec = carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.train_samples = progress_.samples;
+    st.skipped_steps = progress_.skipped;
+    st.data_wait_sec = progress_.wait_sec;
+    st.train_loss = progress_.loss_total.item<double>() / std::max<int64_t>(st.train_samples, 1);
     st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
     st.loss_scale = scaler_.enabled() ? scaler_.value() : 1.0;
     auto v0 = std::chrono::steady_clock::now();
     st.val_loss = val_x.size(0) > 0 ? loss(val_x, val_y) : std::nan("");
     st.val_sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - v0).count();
-    epochs_done_ = e + 1;
+    progress_.start_epoch(e + 1);
     history.push_back(st);
     if (on_epoch) on_epoch(st);
   }
@@ -159,6 +168,15 @@ RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tenso
     m.rmse.push_back(std::sqrt(sq_err.select(1, t).sum().item<double>() / n));
   }
   return m;
+}
+
+std::string ForecastTrainer::save_state() const {
+  return save_training_state(*model_, *optimizer_, scaler_, progress_);
+}
+
+void ForecastTrainer::load_state(const std::string& blob) {
+  std::vector<at::Tensor> extra;
+  load_training_state(blob, *model_, *optimizer_, scaler_, progress_, extra);
 }
 
 std::map<std::string, at::Tensor> ForecastTrainer::state_dict() const {

@@ -14,6 +14,7 @@
 #include "train/epoch_stats.h"
 #include "train/mlp.h"
 #include "train/precision.h"
+#include "train/training_state.h"
 
 namespace nairrcore::train {
 
@@ -55,7 +56,11 @@ class ForecastTrainer {
   std::map<std::string, at::Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
   int64_t num_parameters() const { return model_->num_parameters(); }
-  int64_t epochs_done() const { return epochs_done_; }
+  int64_t epochs_done() const { return progress_.epochs_done; }
+  // Full training state (model, optimiser, scaler, position in the epoch) as
+  // bytes, and its restoration: fit() then continues where the state was taken.
+  std::string save_state() const;
+  void load_state(const std::string& blob);
   std::string precision() const { return precision_name(precision_); }
 
  private:
@@ -69,7 +74,7 @@ class ForecastTrainer {
   Mlp model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   LossScaler scaler_;
-  int64_t epochs_done_ = 0;
+  LoopProgress progress_;
 };
 
 }  // namespace nairrcore::train

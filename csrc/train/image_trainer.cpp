@@ -11,6 +11,7 @@
 #include "data/image_loader.h"
 #include "train/device.h"
 #include "train/module_state.h"
+#include "train/training_state.h"
 
 namespace nairrcore::train {
 
@@ -147,21 +148,23 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
   const int64_t total_steps = batches * config_.epochs;
   auto* fastnet = dynamic_cast<FastNet*>(model_.get());
   std::vector<EpochStats> history;
-  for (int64_t e = epochs_done_; e < config_.epochs; ++e) {
+  for (int64_t e = progress_.epochs_done; e < config_.epochs; ++e) {
     if (fastnet && e >= config_.whiten_bias_epochs) fastnet->whiten()->bias.requires_grad_(false);
-    EpochStats st;
-    st.epoch = e;
+    if (progress_.next_batch == 0) progress_.start_epoch(e);
     model_->train();
     loader.set_epoch(e);
+    if (progress_.next_batch > 0) loader.load_state({config_.seed, e, progress_.next_batch});
+    if (!progress_.loss_total.defined())
+      progress_.loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
     synchronize_device(device_);
     const auto t0 = Clock::now();
-    auto loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+    const double carried_sec = progress_.train_sec;
     data::Batch batch;
-    int64_t step = e * batches;
+    int64_t step = e * batches + progress_.next_batch;
     while (true) {
       const auto w0 = Clock::now();
       if (!loader.next(batch)) break;
-      st.data_wait_sec += seconds_since(w0);
+      progress_.wait_sec += seconds_since(w0);
       auto x = batch.x.to(device_, /*non_blocking=*/true);
       if (config_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
       auto y = batch.y.to(device_, /*non_blocking=*/true);
@@ -169,25 +172,30 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
       auto logits = forward(x).to(at::kFloat);
       auto loss = F::cross_entropy(
           logits, y,
-          F::CrossEntropyFuncOptions()
-              .label_smoothing(config_.label_smoothing)
-              .reduction(torch::kSum));
+          F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing).reduction(torch::kSum));
       const double n = static_cast<double>(x.size(0));
       if (!config_.loss_sum) loss = loss / n;
-      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++st.skipped_steps;
-      loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
-      st.train_samples += x.size(0);
+      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+      progress_.loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
+      progress_.samples += x.size(0);
       ++step;
       if (config_.lookahead && step % 5 == 0) {
         const double progress = static_cast<double>(step) / std::max<int64_t>(total_steps, 1);
         lookahead_update(std::pow(0.95, 5) * std::pow(progress, 3));
       }
+      progress_.next_batch = batch.index + 1;
+      progress_.train_sec = carried_sec + seconds_since(t0);
       if (on_step) on_step(e, batch.index + 1, batches);
     }
     if (config_.lookahead && e + 1 == config_.epochs) lookahead_update(1.0);
     synchronize_device(device_);
-    st.train_sec = seconds_since(t0);
-    st.train_loss = loss_total.item<double>() / std::max<int64_t>(st.train_samples, 1);
+    EpochStats st;
+    st.epoch = e;
+    st.train_sec = carried_sec + seconds_since(t0);
+    st.train_samples = progress_.samples;
+    st.skipped_steps = progress_.skipped;
+    st.data_wait_sec = progress_.wait_sec;
+    st.train_loss = progress_.loss_total.item<double>() / std::max<int64_t>(st.train_samples, 1);
     st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
     st.loss_scale = scaler_.enabled() ? scaler_.value() : 1.0;
     const auto v0 = Clock::now();
@@ -197,7 +205,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
       st.val_accuracy = m.accuracy;
     }
     st.val_sec = seconds_since(v0);
-    epochs_done_ = e + 1;
+    progress_.start_epoch(e + 1);
     history.push_back(st);
     if (on_epoch) on_epoch(st);
   }
@@ -246,6 +254,15 @@ at::Tensor ImageTrainer::predict_proba(const at::Tensor& images) {
 }
 
 std::map<std::string, at::Tensor> ImageTrainer::state_dict() const { return module_state(*model_); }
+
+std::string ImageTrainer::save_state() const {
+  return save_training_state(*model_, *optimizer_, scaler_, progress_, lookahead_);
+}
+
+void ImageTrainer::load_state(const std::string& blob) {
+  load_training_state(blob, *model_, *optimizer_, scaler_, progress_, lookahead_);
+  initialised_ = true;
+}
 
 void ImageTrainer::load_state_dict(const std::map<std::string, at::Tensor>& state) {
   load_module_state(*model_, state);

@@ -15,6 +15,7 @@
 #include "train/epoch_stats.h"
 #include "train/image_models.h"
 #include "train/precision.h"
+#include "train/training_state.h"
 
 namespace nairrcore::train {
 
@@ -69,7 +70,10 @@ class ImageTrainer {
   std::map<std::string, at::Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
   int64_t num_parameters() const { return model_->num_parameters(); }
-  int64_t epochs_done() const { return epochs_done_; }
+  int64_t epochs_done() const { return progress_.epochs_done; }
+  // Full training state as bytes (see train/training_state.h); fit() continues from it.
+  std::string save_state() const;
+  void load_state(const std::string& blob);
   std::string precision() const { return precision_name(precision_); }
 
  private:
@@ -88,7 +92,7 @@ class ImageTrainer {
   LossScaler scaler_;
   std::vector<at::Tensor> lookahead_;  // floating-point parameters and buffers
   bool initialised_ = false;
-  int64_t epochs_done_ = 0;
+  LoopProgress progress_;
 };
 
 }  // namespace nairrcore::train

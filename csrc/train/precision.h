@@ -25,6 +25,8 @@ class LossScaler {
   bool unscale(const std::vector<at::Tensor>& grads);
   void update();
   double value() const;
+  // The scale and growth tracker, for checkpoints.
+  std::vector<at::Tensor> state() const { return {scale_, growth_tracker_}; }
 
  private:
   bool enabled_;

@@ -1,25 +1,129 @@
-"""Atomic saving of torch objects: temp file in the same folder, fsync, rename."""
+"""Checkpoints that survive preemption: written atomically (temp file, fsync,
+rename) with a sha256 sidecar; the newest K kept; a corrupt or partial one is
+detected and the previous one used."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import re
+import signal
 import tempfile
+import time
+import warnings
 from pathlib import Path
 
 import torch
 
+_NAME = re.compile(r"^ckpt-(\d{9})\.pt$")
 
-def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+def _atomic_bytes(data: bytes, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    _atomic_bytes(buf.getvalue(), path)
     return path
+
+
+class CheckpointManager:
+    """``ckpt-<step>.pt`` files in ``directory``, each with ``.sha256`` beside it."""
+
+    def __init__(self, directory: str | os.PathLike, keep: int = 3, every_steps: int = 0,
+                 every_seconds: float = 0.0) -> None:
+        if keep < 1:
+            from nairrcore.errors import ConfigError
+
+            raise ConfigError(f"checkpoint keep: expected >= 1, got {keep}")
+        self.directory = Path(directory)
+        self.keep, self.every_steps, self.every_seconds = keep, every_steps, every_seconds
+        self._last_time = time.monotonic()
+
+    def due(self, step: int) -> bool:
+        if self.every_steps and step % self.every_steps == 0:
+            return True
+        return bool(self.every_seconds) and time.monotonic() - self._last_time >= self.every_seconds
+
+    def save(self, payload: dict, step: int) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        data = buf.getvalue()
+        path = self.directory / f"ckpt-{step:09d}.pt"
+        _atomic_bytes(data, path)
+        _atomic_bytes(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode(), path.with_suffix(".pt.sha256"))
+        self._last_time = time.monotonic()
+        for old in self.checkpoints()[self.keep:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".pt.sha256").unlink(missing_ok=True)
+        return path
+
+    def checkpoints(self) -> list[Path]:
+        """Newest first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted((p for p in self.directory.iterdir() if _NAME.match(p.name)), reverse=True)
+
+    def latest(self) -> tuple[dict, Path] | None:
+        """The newest checkpoint whose checksum matches, or None."""
+        for path in self.checkpoints():
+            sidecar = path.with_suffix(".pt.sha256")
+            data = path.read_bytes()
+            expected = sidecar.read_text().split()[0] if sidecar.is_file() else None
+            if expected != hashlib.sha256(data).hexdigest():
+                warnings.warn(f"{path}: checksum {'missing' if expected is None else 'mismatch'}; "
+                              "skipping this checkpoint (partial or corrupt)", stacklevel=2)
+                continue
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False), path
+        return None
+
+
+class Preempted(RuntimeError):
+    """The run was asked to stop (SIGTERM, SIGUSR1) and saved a checkpoint."""
+
+    def __init__(self, signum: int, checkpoint: Path | None, exit_code: int = 85) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"stopped by {name}; checkpoint {checkpoint}; exit code {exit_code}")
+        self.signum, self.checkpoint, self.exit_code = signum, checkpoint, exit_code
+
+
+class PreemptionGuard:
+    """Catches SIGTERM and SIGUSR1 (Slurm's --signal, HTCondor's eviction) while
+    training so the loop can finish its step and checkpoint; restores the
+    previous handlers on exit. Outside the main thread it does nothing."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self) -> "PreemptionGuard":
+        try:
+            for s in self.SIGNALS:
+                self._old[s] = signal.signal(s, self._handle)
+        except ValueError:  # not the main thread
+            self._old.clear()
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)

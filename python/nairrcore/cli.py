@@ -31,9 +31,46 @@ def _cmd_run(args) -> int:
         run_dir = run_notebook(args.notebook, platform=args.platform, params=args.param, out=args.out,
                                require_gpu=args.gpu, quiet=args.quiet)
     except NotebookFailed as exc:
+        if exc.preempted:
+            print(f"notebook preempted after a checkpoint; evidence so far in {exc.run_dir}", file=sys.stderr)
+            return args.preempt_exit_code
         print(f"notebook failed; partial evidence kept in {exc.run_dir}\n{exc}", file=sys.stderr)
         return 1
     print(run_dir)
+    return 0
+
+
+def _cmd_train(args) -> int:
+    """Trains a workload without a notebook, with checkpoints and preemption."""
+    from nairrcore.checkpoint import CheckpointManager, Preempted
+    from nairrcore.runner import _parse_params
+
+    params = _parse_params(args.param)
+    environ = {"NAIRRCORE_" + k.upper(): v for k, v in params.items()}
+    ckpt = CheckpointManager(args.checkpoint_dir, keep=args.keep, every_steps=args.checkpoint_every_steps,
+                             every_seconds=60.0 * args.checkpoint_every_minutes) if args.checkpoint_dir else None
+    if args.workload == "forecasting":
+        from nairrcore import forecasting as wl
+
+        config = wl.ForecastConfig.from_env(environ=environ)
+        data = wl.load(config.data, cities=config.city_ids or config.cities, lags=config.lags,
+                       windows=config.windows, threads=config.threads)
+        trainer = wl.Trainer(config, inputs=data.num_features)
+    else:
+        from nairrcore import cifar10 as wl
+
+        config = wl.Cifar10Config.from_env(environ=environ)
+        data = wl.load(config.data, train_limit=config.train_limit, test_limit=config.test_limit)
+        trainer = wl.Trainer(config)
+    try:
+        history = trainer.fit(data, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
+                              preempt_exit_code=args.preempt_exit_code)
+    except Preempted as exc:
+        print(f"nairrcore: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.save_model:
+        trainer.save(args.save_model)
+    print(json.dumps(history[-1] if history else {}, default=str))
     return 0
 
 
@@ -103,7 +140,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="outputs", help="root of the run folders (default: ./outputs)")
     s.add_argument("--gpu", action="store_true", help="fail at once unless a CUDA GPU is visible")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--preempt-exit-code", type=int, default=85,
+                   help="exit code when the run was preempted after a checkpoint (85: HTCondor self-checkpointing)")
     s.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("train", help="train a workload without a notebook (checkpoints, preemption, resume)")
+    s.add_argument("workload", choices=["forecasting", "cifar10"])
+    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="any config field")
+    s.add_argument("--checkpoint-dir", help="write checkpoints here (and resume from them)")
+    s.add_argument("--checkpoint-every-steps", type=int, default=0)
+    s.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
+    s.add_argument("--keep", type=int, default=3, help="checkpoints kept")
+    s.add_argument("--resume", choices=["auto", "never"], default="auto")
+    s.add_argument("--preempt-exit-code", type=int, default=85,
+                   help="exit code after SIGTERM/SIGUSR1 and a checkpoint (85: HTCondor self-checkpointing)")
+    s.add_argument("--save-model", help="write the trained model here")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("validate", help="check run folders against the evidence schema and their manifest")
     s.add_argument("run_dirs", nargs="+")

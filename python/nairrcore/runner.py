@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,9 +25,33 @@ from nairrcore.evidence.recorder import SCHEMA_VERSION, new_run_id
 class NotebookFailed(RuntimeError):
     """A cell raised; the partial evidence is kept and marked failed."""
 
-    def __init__(self, run_dir: Path, message: str) -> None:
+    def __init__(self, run_dir: Path, message: str, preempted: bool = False) -> None:
         super().__init__(message)
         self.run_dir = run_dir
+        self.preempted = preempted
+
+
+def _forward_preemption(client):
+    """A hook for nbclient's on_notebook_start: SIGTERM/SIGUSR1 reach this
+    process (the scheduler's job step) but the kernel runs in its own session,
+    so pass them on, replacing nbclient's own SIGTERM handler (which would shut
+    the kernel down): the training loop then checkpoints and stops with Preempted."""
+    def forward(signum: int) -> None:
+        km = getattr(client, "km", None)
+        if km is not None and km.has_kernel:
+            pending = km.signal_kernel(signum)
+            if inspect.isawaitable(pending):
+                asyncio.ensure_future(pending)
+
+    def install(**_) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            try:
+                loop.add_signal_handler(sig, forward, sig)
+            except (RuntimeError, NotImplementedError):  # not the main thread
+                pass
+
+    return install
 
 
 def _parse_params(params: dict[str, str] | list[str]) -> dict[str, str]:
@@ -82,6 +109,7 @@ def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(notebook.parent)}},
                                 on_cell_executed=after_cell)
+        client.on_notebook_start = _forward_preemption(client)
         try:
             client.execute()
         except CellExecutionError as exc:
@@ -102,13 +130,17 @@ def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(
         summary_path = run_dir / "run_summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         plain = re.sub(r"\x1b\[[0-9;]*m", "", error).strip()
-        summary.update(status="failed", schema_version=SCHEMA_VERSION,
+        summary.update(status="interrupted" if _preempted(error) else "failed", schema_version=SCHEMA_VERSION,
                        error=plain.splitlines()[-1] if plain else "cell failed")
         write_json(summary_path, summary)
     write_manifest(run_dir)
     if error is not None:
-        raise NotebookFailed(run_dir, error)
+        raise NotebookFailed(run_dir, error, preempted=_preempted(error))
     return run_dir
+
+
+def _preempted(error: str | None) -> bool:
+    return bool(error) and "Preempted" in error
 
 
 def _stream_text(nb) -> str:
@@ -137,7 +169,7 @@ def _write_metadata(run_dir: Path, notebook: Path, workload: str, platform: str,
         "notebook": str(notebook),
         "started_unix": started,
         "finished_unix": time.time(),
-        "status": "failed" if error else "completed",
+        "status": ("interrupted" if _preempted(error) else "failed") if error else "completed",
         "host": facts["host"],
         "scheduler_job_id": facts["scheduler_job_id"],
         "git": git_state(notebook.parent),

@@ -59,8 +59,10 @@ def slurm_script(spec: JobSpec) -> str:
     lines += ["#SBATCH --nodes=1", "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={spec.cpus}",
               f"#SBATCH --mem={spec.memory_gb}G", f"#SBATCH --time={spec.time}",
               "#SBATCH --output=%x-%j.out",
-              "# Slurm sends SIGUSR1 to the batch shell 120 s before the time limit",
-              "#SBATCH --signal=B:USR1@120"]
+              "# SIGUSR1 to the job step 120 s before the time limit: the loop checkpoints and",
+              "# exits 85, and the job requeues itself to resume from the checkpoint",
+              "#SBATCH --signal=USR1@120",
+              "#SBATCH --requeue"]
     if gpus:
         gres = profile.get("gres", "gpu:1")
         lines.append(f"#SBATCH --gres={gres.rsplit(':', 1)[0]}:{gpus}" if gres.count(":") else f"#SBATCH --gres={gres}")
@@ -71,14 +73,17 @@ def slurm_script(spec: JobSpec) -> str:
         lines.append(f"module load {module} 2>/dev/null || true")
     if spec.venv:
         lines.append(f'source "{spec.venv}/bin/activate"')
-    lines += [f"cd {spec.workdir}", f"mkdir -p {shlex.quote(spec.out)}"]
+    lines += [f"cd {spec.workdir}", f"mkdir -p {shlex.quote(spec.out)}",
+              f"export NAIRRCORE_CHECKPOINT_DIR={shlex.quote(spec.out)}/checkpoints/$SLURM_JOB_ID"]
     if spec.array:
         lines += ['# one line of params.txt per array task: KEY=VALUE KEY=VALUE ...',
                   'PARAMS=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" params.txt)',
                   'EXTRA=(); for kv in $PARAMS; do EXTRA+=(--param "$kv"); done',
-                  f'srun {_run_command(spec, gpus)} "${{EXTRA[@]}}"']
+                  f'srun {_run_command(spec, gpus)} "${{EXTRA[@]}}" || status=$?']
     else:
-        lines.append(f"srun {_run_command(spec, gpus)}")
+        lines.append(f"srun {_run_command(spec, gpus)} || status=$?")
+    lines += ['if [ "${status:-0}" -eq 85 ]; then scontrol requeue "$SLURM_JOB_ID"; fi',
+              'exit "${status:-0}"']
     return "\n".join(lines) + "\n"
 
 

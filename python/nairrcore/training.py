@@ -35,3 +35,81 @@ def recorder_hooks(recorder, start_epoch: int):
         recorder.mark(f"train_epoch_{stats['epoch'] + 1}")
 
     return on_epoch, on_step
+
+
+class CheckpointedFit:
+    """Wraps a trainer's C++ fit with checkpoints and preemption handling.
+
+    ``checkpoint``: a CheckpointManager (None: no checkpoints). ``resume="auto"``
+    restores the newest good checkpoint first. On SIGTERM/SIGUSR1 the current
+    step finishes, a checkpoint is written and ``Preempted`` is raised (its
+    ``exit_code`` tells the caller what to exit with, 85 by default).
+    """
+
+    def __init__(self, trainer, workload: str, checkpoint=None, resume: str | None = None,
+                 recorder=None, exit_code: int = 85) -> None:
+        if resume not in (None, "auto", "never"):
+            from nairrcore.errors import ConfigError
+
+            raise ConfigError(f"resume: expected 'auto' or 'never', got {resume!r}")
+        self.trainer, self.workload, self.checkpoint = trainer, workload, checkpoint
+        self.resume, self.recorder, self.exit_code = resume, recorder, exit_code
+        self.steps = 0
+        self.resumed_from = None
+
+    def payload(self) -> dict:
+        import torch
+
+        state = {"workload": self.workload, "core": self.trainer._impl.save_state(),
+                 "rng_cpu": torch.get_rng_state(), "history": list(self.trainer.history),
+                 "recorder_epochs": list(self.recorder.epochs) if self.recorder else None,
+                 "config": self.trainer.config.as_dict(), "steps": self.steps}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def restore(self) -> None:
+        import torch
+
+        if self.checkpoint is None or self.resume != "auto":
+            return
+        found = self.checkpoint.latest()
+        if found is None:
+            return
+        state, path = found
+        if state.get("workload") != self.workload:
+            from nairrcore.errors import ConfigError
+
+            raise ConfigError(f"{path}: a {state.get('workload')} checkpoint cannot resume {self.workload}")
+        self.trainer._impl.load_state(state["core"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.trainer.history[:] = state["history"]
+        if self.recorder is not None and state.get("recorder_epochs") is not None:
+            self.recorder.restore_epochs(state["recorder_epochs"])
+        self.steps = state["steps"]
+        self.resumed_from = path
+
+    def save(self) -> "Path | None":
+        if self.checkpoint is None:
+            return None
+        return self.checkpoint.save(self.payload(), self.steps)
+
+    def run(self, fit_call, epoch_hook, step_hook) -> None:
+        """``fit_call(epoch_hook, step_hook)`` runs the C++ loop (after ``restore()``)."""
+        from nairrcore.checkpoint import Preempted, PreemptionGuard
+
+        with PreemptionGuard() as guard:
+            def on_step(epoch: int, batch: int, batches: int) -> None:
+                if step_hook is not None:
+                    step_hook(epoch, batch, batches)
+                self.steps += 1
+                if guard.signum is not None:
+                    path = self.save()
+                    raise Preempted(guard.signum, path, self.exit_code)
+                if self.checkpoint is not None and self.checkpoint.due(self.steps):
+                    self.save()
+
+            fit_call(epoch_hook, on_step)
+        self.save()

@@ -9,6 +9,8 @@ shift 2
 params=()
 for kv in "$@"; do params+=(--param "$kv"); done
 mkdir -p outputs
+# kept in outputs/, which HTCondor transfers back on eviction and on exit 85
+export NAIRRCORE_CHECKPOINT_DIR=outputs/checkpoints
 gpu=()
 [ "${_CONDOR_AssignedGPUs:-}" != "" ] && gpu=(--gpu)
 nairrcore run "$notebook" --platform "$platform" --out outputs "${gpu[@]}" "${params[@]}"

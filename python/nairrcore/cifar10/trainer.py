@@ -13,7 +13,7 @@ from nairrcore.cifar10.config import CLASSES, Cifar10Config
 from nairrcore.cifar10.dataset import Cifar10Data, ImageSet
 from nairrcore.checkpoint import atomic_torch_save
 from nairrcore.loader import augment_spec
-from nairrcore.training import epoch_dict, recorder_hooks
+from nairrcore.training import CheckpointedFit, epoch_dict, recorder_hooks
 
 EpochHook = Callable[[dict], None]
 
@@ -50,7 +50,9 @@ class Trainer:
         return self._impl.num_parameters
 
     def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
-            recorder=None) -> list[dict]:
+            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85) -> list[dict]:
+        ck = CheckpointedFit(self, "cifar10", checkpoint, resume, recorder, preempt_exit_code)
+        ck.restore()
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -72,8 +74,9 @@ class Trainer:
                 on_epoch(d)
 
         try:
-            self._impl.fit(data.train.images, data.train.labels, data.test.images, data.test.labels, epoch_hook,
-                           step_hook)
+            train, test = data.train, data.test
+            ck.run(lambda eh, sh: self._impl.fit(train.images, train.labels, test.images, test.labels, eh, sh),
+                   epoch_hook, step_hook)
         finally:
             if bar is not None:
                 bar.close()

@@ -93,6 +93,24 @@ class RunRecorder:
         self.epochs.append(dict(stats))
         write_csv(self.run_dir / "epoch_timing.csv", EPOCH_COLUMNS, self.epochs)
 
+    def checkpointing(self) -> dict:
+        """fit() arguments for checkpoints in $NAIRRCORE_CHECKPOINT_DIR (kept
+        across restarts of a job, unlike the run folder), resuming from them;
+        empty when the variable is unset."""
+        directory = os.environ.get("NAIRRCORE_CHECKPOINT_DIR")
+        if not directory:
+            return {}
+        from nairrcore.checkpoint import CheckpointManager
+
+        every = float(os.environ.get("NAIRRCORE_CHECKPOINT_MINUTES", "10"))
+        return {"checkpoint": CheckpointManager(Path(directory) / self.workload, every_seconds=60 * every),
+                "resume": "auto"}
+
+    def restore_epochs(self, epochs: list[dict]) -> None:
+        """The epochs recorded before a checkpoint this run resumed from."""
+        self.epochs = [dict(e) for e in epochs]
+        write_csv(self.run_dir / "epoch_timing.csv", EPOCH_COLUMNS, self.epochs)
+
     def metrics(self, metrics: dict) -> None:
         self._metrics = metrics
         write_json(self.run_dir / "test_metrics.json", metrics)

@@ -10,7 +10,7 @@ import torch
 
 from nairrcore._native import core as _core
 from nairrcore.checkpoint import atomic_torch_save
-from nairrcore.training import epoch_dict, recorder_hooks
+from nairrcore.training import CheckpointedFit, epoch_dict, recorder_hooks
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.forecasting.dataset import ForecastData, Split
 
@@ -61,8 +61,10 @@ class Trainer:
         return self._ensure(None).num_parameters
 
     def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False,
-            recorder=None) -> list[dict]:
+            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85) -> list[dict]:
         impl = self._ensure(data)
+        ck = CheckpointedFit(self, "forecasting", checkpoint, resume, recorder, preempt_exit_code)
+        ck.restore()
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -84,7 +86,8 @@ class Trainer:
                 on_epoch(d)
 
         try:
-            impl.fit(data.train.x, data.train.y, data.val.x, data.val.y, epoch_hook, step_hook)
+            train, val = data.train, data.val
+            ck.run(lambda eh, sh: impl.fit(train.x, train.y, val.x, val.y, eh, sh), epoch_hook, step_hook)
         finally:
             if bar is not None:
                 bar.close()

@@ -1,0 +1,102 @@
+#include "train/training_state.h"
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace nairrcore::train {
+
+namespace {
+at::Tensor scalar(double v) { return at::scalar_tensor(v, at::kDouble); }
+at::Tensor scalar(int64_t v) { return at::scalar_tensor(v, at::kLong); }
+}  // namespace
+
+void LoopProgress::start_epoch(int64_t epoch) {
+  epochs_done = epoch;
+  next_batch = 0;
+  train_sec = wait_sec = 0;
+  samples = skipped = 0;
+  loss_total = at::Tensor();
+}
+
+std::string save_training_state(const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
+                                const LossScaler& scaler, const LoopProgress& p,
+                                const std::vector<at::Tensor>& extra) {
+  torch::serialize::OutputArchive root, m, o, s, x;
+  model.save(m);
+  optimizer.save(o);
+  auto scaler_state = scaler.state();
+  for (size_t i = 0; i < scaler_state.size(); ++i) s.write(std::to_string(i), scaler_state[i].cpu(), true);
+  for (size_t i = 0; i < extra.size(); ++i) x.write(std::to_string(i), extra[i].detach().cpu(), true);
+  root.write("model", m);
+  root.write("optimizer", o);
+  root.write("scaler", s);
+  root.write("extra", x);
+  root.write("extra_count", scalar(static_cast<int64_t>(extra.size())), true);
+  root.write("epochs_done", scalar(p.epochs_done), true);
+  root.write("next_batch", scalar(p.next_batch), true);
+  root.write("train_sec", scalar(p.train_sec), true);
+  root.write("wait_sec", scalar(p.wait_sec), true);
+  root.write("samples", scalar(p.samples), true);
+  root.write("skipped", scalar(p.skipped), true);
+  root.write("loss_total", p.loss_total.defined() ? p.loss_total.detach().cpu() : scalar(0.0), true);
+  std::ostringstream out;
+  root.save_to(out);
+  return out.str();
+}
+
+void load_training_state(const std::string& blob, torch::nn::Module& model, torch::optim::Optimizer& optimizer,
+                         LossScaler& scaler, LoopProgress& p, std::vector<at::Tensor>& extra) {
+  torch::serialize::InputArchive root, m, o, s, x;
+  const auto device = model.parameters().empty() ? c10::Device("cpu") : model.parameters()[0].device();
+  try {
+    std::istringstream in(blob);
+    root.load_from(in, device);
+    root.read("model", m);
+    root.read("optimizer", o);
+    root.read("scaler", s);
+    root.read("extra", x);
+  } catch (const c10::Error& e) {
+    throw DataError(std::string("training state: unreadable (") + e.what_without_backtrace() + ")");
+  }
+  auto read = [&](const char* key) {
+    at::Tensor t;
+    root.read(key, t, true);
+    return t;
+  };
+  try {
+    model.load(m);
+    optimizer.load(o);
+  } catch (const c10::Error& e) {
+    throw ConfigError(std::string("training state does not fit this model or optimiser: ") +
+                      e.what_without_backtrace());
+  }
+  {
+    torch::NoGradGuard no_grad;
+    auto scaler_state = scaler.state();
+    for (size_t i = 0; i < scaler_state.size(); ++i) {
+      at::Tensor t;
+      s.read(std::to_string(i), t, true);
+      scaler_state[i].copy_(t);
+    }
+  }
+  extra.resize(read("extra_count").item<int64_t>());
+  for (size_t i = 0; i < extra.size(); ++i) {
+    at::Tensor t;
+    x.read(std::to_string(i), t, true);
+    extra[i] = t.to(device);
+  }
+  p.epochs_done = read("epochs_done").item<int64_t>();
+  p.next_batch = read("next_batch").item<int64_t>();
+  p.train_sec = read("train_sec").item<double>();
+  p.wait_sec = read("wait_sec").item<double>();
+  p.samples = read("samples").item<int64_t>();
+  p.skipped = read("skipped").item<int64_t>();
+  p.loss_total = p.next_batch > 0 ? read("loss_total").to(device) : at::Tensor();
+}
+
+}  // namespace nairrcore::train
