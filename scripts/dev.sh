@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything nairrcore needs on a Debian/Ubuntu machine, then:
 #   scripts/dev.sh demo   run the forecasting notebook headless on the CPU (small default config)
-#   scripts/dev.sh test   run every test (C++ under ctest, Python under pytest)
+#   scripts/dev.sh test   run every test: C++ (ctest, also under ASan+UBSan), fuzzers, Python (pytest)
 #   scripts/dev.sh env    only install; prints the venv path
 # The Python environment lives outside the repo in a venv keyed on the hash of
 # env_exports/dev/requirements.txt, so a machine downloads torch once.
@@ -81,6 +81,8 @@ case "${1:-}" in
     weather_data
     log "C++ tests (ctest)"
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j 2
+    log "C++ tests under ASan + UBSan, and the fuzzers (${NAIRRCORE_FUZZ_SECONDS:-60} s each)"
+    NAIRRCORE_VENV="$VENV" bash "$ROOT/scripts/sanitize.sh" "${NAIRRCORE_FUZZ_SECONDS:-60}"
     log "local Slurm for the batch-script tests"
     bash "$ROOT/scripts/slurm/local_cluster.sh" start
     export NAIRRCORE_REQUIRE_SLURM=1

@@ -36,7 +36,7 @@ bool LineReader::next(std::string_view& line) {
 }
 
 void split_csv_line(std::string_view line, std::vector<std::string_view>& fields,
-                    std::vector<std::string>& scratch) {
+                    std::deque<std::string>& scratch) {
   fields.clear();
   scratch.clear();
   size_t i = 0;

@@ -2,6 +2,7 @@
 // Minimal CSV helpers for the published weather files: comma separated,
 // optional double quotes, "NA" for missing numbers.
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +15,7 @@ std::string read_file(const std::string& path);
 // Split one line into fields, removing surrounding quotes ("" inside quotes
 // becomes "). Views point into `line` or into `scratch` for unescaped fields.
 void split_csv_line(std::string_view line, std::vector<std::string_view>& fields,
-                    std::vector<std::string>& scratch);
+                    std::deque<std::string>& scratch);
 
 // Index of each wanted column in the header; DataError naming the file and
 // the missing column otherwise.

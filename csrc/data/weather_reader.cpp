@@ -29,11 +29,14 @@ double parse_coordinate(std::string_view text, const std::string& column,
 }  // namespace
 
 std::vector<CityInfo> read_city_info(const std::string& path) {
-  const std::string text = read_file(path);
+  return parse_city_info(read_file(path), path);
+}
+
+std::vector<CityInfo> parse_city_info(std::string_view text, const std::string& path) {
   LineReader lines(text);
   std::string_view line;
   std::vector<std::string_view> fields;
-  std::vector<std::string> scratch;
+  std::deque<std::string> scratch;  // a deque: growing it never moves the strings fields point into
   if (!lines.next(line) || line.empty()) throw DataError(path + ": empty file, expected a header");
   split_csv_line(line, fields, scratch);
   const auto col = locate_columns(fields, {"ID", "Name", "Lat", "Lon"}, path);
@@ -67,11 +70,14 @@ std::vector<CityInfo> read_city_info(const std::string& path) {
 }
 
 CitySeries read_city_series(const std::string& path, const std::string& id) {
-  const std::string text = read_file(path);
+  return parse_city_series(read_file(path), path, id);
+}
+
+CitySeries parse_city_series(std::string_view text, const std::string& path, const std::string& id) {
   LineReader lines(text);
   std::string_view line;
   std::vector<std::string_view> fields;
-  std::vector<std::string> scratch;
+  std::deque<std::string> scratch;  // a deque: growing it never moves the strings fields point into
   if (!lines.next(line) || line.empty()) throw DataError(path + ": empty file, expected a header");
   split_csv_line(line, fields, scratch);
   const auto col = locate_columns(fields, {"Date", "tmax", "tmin", "prcp"}, path);

@@ -1,6 +1,7 @@
 #include "train/forecast_trainer.h"
 
 #include <ATen/Context.h>
+#include <ATen/record_function.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
@@ -41,6 +42,7 @@ ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
 void ForecastTrainer::synchronize() const { synchronize_device(device_); }
 
 at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
+  RECORD_FUNCTION("nairrcore::forward", std::vector<c10::IValue>());
   const bool amp = precision_ != Precision::kFp32;
   const auto dtype = precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16;
   compat::AutocastScope autocast(device_.type(), amp, dtype);
@@ -82,14 +84,20 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
     data::Batch batch;
     while (true) {
       auto w0 = std::chrono::steady_clock::now();
-      if (!loader.next(batch)) break;
+      {
+        RECORD_FUNCTION("nairrcore::data_wait", std::vector<c10::IValue>());
+        if (!loader.next(batch)) break;
+      }
       progress_.wait_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
       auto x = batch.x.device() == device_ ? batch.x : batch.x.to(device_);
       auto y = batch.y.device() == device_ ? batch.y : batch.y.to(device_);
       auto pred = forward(x);
       auto loss = F::smooth_l1_loss(pred.to(at::kFloat), y,
                                     F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
-      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+      {
+        RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
+        if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+      }
       progress_.loss_total += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
       progress_.samples += x.size(0);
       progress_.next_batch = batch.index + 1;

@@ -1,5 +1,6 @@
 #include "train/image_trainer.h"
 
+#include <ATen/record_function.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
@@ -106,6 +107,7 @@ void ImageTrainer::lookahead_update(double decay) {
 }
 
 at::Tensor ImageTrainer::forward(const at::Tensor& x) {
+  RECORD_FUNCTION("nairrcore::forward", std::vector<c10::IValue>());
   const bool amp = precision_ != Precision::kFp32;
   const auto dtype = precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16;
   compat::AutocastScope autocast(device_.type(), amp, dtype);
@@ -163,7 +165,10 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
     int64_t step = e * batches + progress_.next_batch;
     while (true) {
       const auto w0 = Clock::now();
-      if (!loader.next(batch)) break;
+      {
+        RECORD_FUNCTION("nairrcore::data_wait", std::vector<c10::IValue>());
+        if (!loader.next(batch)) break;
+      }
       progress_.wait_sec += seconds_since(w0);
       auto x = batch.x.to(device_, /*non_blocking=*/true);
       if (config_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
@@ -175,7 +180,10 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
           F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing).reduction(torch::kSum));
       const double n = static_cast<double>(x.size(0));
       if (!config_.loss_sum) loss = loss / n;
-      if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+      {
+        RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
+        if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+      }
       progress_.loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
       progress_.samples += x.size(0);
       ++step;
@@ -213,6 +221,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
 }
 
 ClassificationMetrics ImageTrainer::evaluate(const at::Tensor& images, const at::Tensor& labels) {
+  RECORD_FUNCTION("nairrcore::evaluate", std::vector<c10::IValue>());
   check_images(images, labels, "evaluate");
   torch::NoGradGuard no_grad;
   model_->eval();

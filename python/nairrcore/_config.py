@@ -65,6 +65,16 @@ def auto_precision(device_type: str, capability: tuple[int, int] | None) -> str:
     return "fp16" if major == 7 else "fp32"
 
 
+def enable_tf32(device: torch.device) -> bool:
+    """TF32 tensor-core matmuls and convolutions where the GPU has them
+    (compute capability >= 8.0); returns whether they are on."""
+    if device.type != "cuda" or torch.cuda.get_device_capability(device)[0] < 8:
+        return False
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    return True
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
         return precision

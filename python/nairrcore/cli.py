@@ -29,7 +29,7 @@ def _cmd_run(args) -> int:
 
     try:
         run_dir = run_notebook(args.notebook, platform=args.platform, params=args.param, out=args.out,
-                               require_gpu=args.gpu, quiet=args.quiet)
+                               require_gpu=args.gpu, quiet=args.quiet, profile_steps=args.profile)
     except NotebookFailed as exc:
         if exc.preempted:
             print(f"notebook preempted after a checkpoint; evidence so far in {exc.run_dir}", file=sys.stderr)
@@ -71,6 +71,55 @@ def _cmd_train(args) -> int:
     if args.save_model:
         trainer.save(args.save_model)
     print(json.dumps(history[-1] if history else {}, default=str))
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from nairrcore import sweep
+
+    if bool(args.grid) == bool(args.random):
+        raise ConfigError("sweep: give either --grid KEY=V1,V2 ... or --random N --space FILE")
+    if args.grid:
+        points = sweep.grid_points(sweep.parse_grid(args.grid))
+    else:
+        if not args.space:
+            raise ConfigError("sweep: --random needs --space FILE (JSON)")
+        points = sweep.random_points(json.loads(Path(args.space).read_text()), args.random, args.seed)
+    out = Path(args.out).resolve()
+    if args.run_local:
+        for run_dir in sweep.run_local(points, args.notebook, args.platform, out / "runs", args.param):
+            print(run_dir)
+        rows = sweep.summarize([out / "runs"], out / "summary")
+        print((out / "summary" / "sweep.md").read_text())
+        return 0 if rows else 1
+    files = sweep.write_sweep(points, str(Path(args.notebook).resolve()), args.platform, out, fixed=args.param,
+                              scheduler=args.scheduler, out=str(out / "runs"), workdir=str(out),
+                              account=args.account, partition=args.partition, venv=args.venv, time=args.time,
+                              cpus=args.cpus, memory_gb=args.mem)
+    for f in files.values():
+        print(f)
+    return 0
+
+
+def _cmd_sweep_summary(args) -> int:
+    from nairrcore import sweep
+
+    sweep.summarize(args.runs, args.out, metric=args.metric)
+    print((Path(args.out) / "sweep.md").read_text())
+    return 0
+
+
+def _cmd_plan(args) -> int:
+    from nairrcore.evidence import plan
+
+    rows = plan.plan(args.runs_dirs, args.runs, args.epochs, args.platforms)
+    text = plan.markdown(rows)
+    if args.out:
+        from nairrcore.evidence.files import write_json, write_text
+
+        write_text(Path(args.out) / "plan.md", text)
+        write_json(Path(args.out) / "plan.json", rows)
+    print(text, end="")
     return 0
 
 
@@ -142,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--preempt-exit-code", type=int, default=85,
                    help="exit code when the run was preempted after a checkpoint (85: HTCondor self-checkpointing)")
+    s.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="write a profiler trace of this many training steps into the run folder (profile/)")
     s.set_defaults(func=_cmd_run)
 
     s = sub.add_parser("train", help="train a workload without a notebook (checkpoints, preemption, resume)")
@@ -157,6 +208,39 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--save-model", help="write the trained model here")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("sweep", help="a parameter sweep: scheduler files for every point, or run them here")
+    s.add_argument("notebook")
+    s.add_argument("--grid", nargs="*", default=[], metavar="KEY=V1,V2")
+    s.add_argument("--random", type=int, metavar="N", help="N random points from --space")
+    s.add_argument("--space", help="JSON: {key: [choices] | {log_uniform|uniform|int: [lo, hi]}}")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--platform", default="laptop")
+    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="fixed for every point")
+    s.add_argument("--out", required=True, help="sweep folder (params, scheduler files, runs/)")
+    s.add_argument("--scheduler", choices=["slurm", "htcondor"], default="slurm")
+    s.add_argument("--run-local", action="store_true", help="run every point here, then summarise")
+    s.add_argument("--account")
+    s.add_argument("--partition")
+    s.add_argument("--venv")
+    s.add_argument("--time", default="01:00:00")
+    s.add_argument("--cpus", type=int, default=8)
+    s.add_argument("--mem", type=int, default=32, help="GB")
+    s.set_defaults(func=_cmd_sweep)
+
+    s = sub.add_parser("sweep-summary", help="rank a sweep's runs by their test metric, with plots")
+    s.add_argument("runs", nargs="+")
+    s.add_argument("--out", required=True)
+    s.add_argument("--metric", help="default: the workload's headline metric")
+    s.set_defaults(func=_cmd_sweep_summary)
+
+    s = sub.add_parser("plan", help="GPU-hours and cost of a campaign on each measured platform")
+    s.add_argument("runs_dirs", nargs="+", metavar="RUNS", help="run folders or folders holding them")
+    s.add_argument("--runs", type=int, required=True, help="runs in the campaign")
+    s.add_argument("--epochs", type=int, required=True, help="epochs per run")
+    s.add_argument("--platforms", help="JSON file overriding or adding platform profiles")
+    s.add_argument("--out", help="also write plan.md and plan.json here")
+    s.set_defaults(func=_cmd_plan)
 
     s = sub.add_parser("validate", help="check run folders against the evidence schema and their manifest")
     s.add_argument("run_dirs", nargs="+")

@@ -67,7 +67,8 @@ def _parse_params(params: dict[str, str] | list[str]) -> dict[str, str]:
 
 
 def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(), out: str | os.PathLike = "outputs",
-                 *, require_gpu: bool = False, timeout: int = 24 * 3600, quiet: bool = False) -> Path:
+                 *, require_gpu: bool = False, timeout: int = 24 * 3600, quiet: bool = False,
+                 profile_steps: int = 0) -> Path:
     """Execute ``notebook`` headless; returns the run folder
     ``out/<platform>/<workload>/<run_id>``. Parameters reach the notebook as
     NAIRRCORE_<KEY> environment variables read by its parameters cell."""
@@ -89,6 +90,8 @@ def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(
     nb = nbformat.read(notebook, as_version=4)
     env = {"NAIRRCORE_RUN_DIR": str(run_dir.resolve()), "NAIRRCORE_PLATFORM": platform}
     env.update({"NAIRRCORE_" + k.upper(): v for k, v in params.items()})
+    if profile_steps:
+        env["NAIRRCORE_PROFILE_STEPS"] = str(profile_steps)
     executed = run_dir / f"{workload}.ipynb"
     started = time.time()
     error = None

@@ -47,13 +47,14 @@ class CheckpointedFit:
     """
 
     def __init__(self, trainer, workload: str, checkpoint=None, resume: str | None = None,
-                 recorder=None, exit_code: int = 85) -> None:
+                 recorder=None, exit_code: int = 85, profiler: "StepProfiler | None" = None) -> None:
         if resume not in (None, "auto", "never"):
             from nairrcore.errors import ConfigError
 
             raise ConfigError(f"resume: expected 'auto' or 'never', got {resume!r}")
         self.trainer, self.workload, self.checkpoint = trainer, workload, checkpoint
         self.resume, self.recorder, self.exit_code = resume, recorder, exit_code
+        self.profiler = profiler
         self.steps = 0
         self.resumed_from = None
 
@@ -104,6 +105,8 @@ class CheckpointedFit:
             def on_step(epoch: int, batch: int, batches: int) -> None:
                 if step_hook is not None:
                     step_hook(epoch, batch, batches)
+                if self.profiler is not None:
+                    self.profiler.step()
                 self.steps += 1
                 if guard.signum is not None:
                     path = self.save()
@@ -111,5 +114,52 @@ class CheckpointedFit:
                 if self.checkpoint is not None and self.checkpoint.due(self.steps):
                     self.save()
 
-            fit_call(epoch_hook, on_step)
+            try:
+                fit_call(epoch_hook, on_step)
+            finally:
+                if self.profiler is not None:
+                    self.profiler.finish()
         self.save()
+
+
+class StepProfiler:
+    """torch.profiler over a few training steps of the C++ loop (its
+    nairrcore::* ranges included): skips ``wait`` steps, records ``steps``,
+    then writes a Chrome trace (chrome://tracing, Perfetto) and a table of
+    where the time went."""
+
+    def __init__(self, out_dir, steps: int = 20, wait: int = 2) -> None:
+        from pathlib import Path
+
+        self.out_dir, self.steps, self.wait = Path(out_dir), steps, wait
+        self._seen = 0
+        self._prof = None
+        self.trace = None
+
+    def step(self) -> None:
+        import torch
+
+        self._seen += 1
+        if self._seen == self.wait and self._prof is None:
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                activities.append(torch.profiler.ProfilerActivity.CUDA)
+            self._prof = torch.profiler.profile(activities=activities)
+            self._prof.__enter__()
+        elif self._prof is not None and self._seen == self.wait + self.steps:
+            self.finish()
+
+    def finish(self) -> None:
+        if self._prof is None or self.trace is not None:
+            return
+        from nairrcore.evidence.files import write_text
+
+        self._prof.__exit__(None, None, None)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.trace = self.out_dir / "trace.json"
+        tmp = self.out_dir / ".trace.json.tmp"
+        self._prof.export_chrome_trace(str(tmp))
+        tmp.replace(self.trace)
+        table = self._prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
+        write_text(self.out_dir / "summary.txt", f"{self.steps} training steps after {self.wait} warm-up steps\n\n"
+                   + table + "\n")

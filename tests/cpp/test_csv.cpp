@@ -10,7 +10,7 @@ using namespace nairrcore::data;
 
 TEST_CASE("split_csv_line handles quotes, escaped quotes and empty fields", "[csv]") {
   std::vector<std::string_view> f;
-  std::vector<std::string> scratch;
+  std::deque<std::string> scratch;
   split_csv_line(R"("1","Albany, NY",,3.5,"say ""hi""")", f, scratch);
   REQUIRE(f.size() == 5);
   CHECK(f[0] == "1");
@@ -18,6 +18,18 @@ TEST_CASE("split_csv_line handles quotes, escaped quotes and empty fields", "[cs
   CHECK(f[2].empty());
   CHECK(f[3] == "3.5");
   CHECK(f[4] == R"(say "hi")");
+}
+
+TEST_CASE("many escaped fields on one line stay intact", "[csv]") {
+  // Found by fuzz_weather_csv: escaped fields live in `scratch`, which must not
+  // move earlier ones when it grows.
+  std::vector<std::string_view> f;
+  std::deque<std::string> scratch;
+  split_csv_line(R"("a""1","b""2","c""3","d""4","e""5","f""6","g""7","h""8","i""9")", f, scratch);
+  REQUIRE(f.size() == 9);
+  for (size_t i = 0; i < f.size(); ++i) {
+    CHECK(f[i] == std::string(1, static_cast<char>('a' + i)) + "\"" + std::to_string(i + 1));
+  }
 }
 
 TEST_CASE("parse_number reads numbers and NA, rejects text", "[csv]") {

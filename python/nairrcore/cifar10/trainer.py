@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from nairrcore._config import enable_tf32
 from nairrcore._native import core as _core
 from nairrcore.cifar10.config import CLASSES, Cifar10Config
 from nairrcore.cifar10.dataset import Cifar10Data, ImageSet
@@ -29,6 +30,7 @@ class Trainer:
         self.config = (config or Cifar10Config()).validated()
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
+        self.tf32 = enable_tf32(self.device)
         r = self.config.recipe()
         model = _core.ImageModelConfig()
         model.name, model.widths = self.config.model, list(r["widths"])
@@ -50,8 +52,10 @@ class Trainer:
         return self._impl.num_parameters
 
     def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
-            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85) -> list[dict]:
-        ck = CheckpointedFit(self, "cifar10", checkpoint, resume, recorder, preempt_exit_code)
+            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
+            profiler=None) -> list[dict]:
+        ck = CheckpointedFit(self, "cifar10", checkpoint, resume, recorder, preempt_exit_code,
+                             profiler)
         ck.restore()
         bar = None
         if progress:

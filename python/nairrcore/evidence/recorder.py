@@ -93,18 +93,25 @@ class RunRecorder:
         self.epochs.append(dict(stats))
         write_csv(self.run_dir / "epoch_timing.csv", EPOCH_COLUMNS, self.epochs)
 
-    def checkpointing(self) -> dict:
-        """fit() arguments for checkpoints in $NAIRRCORE_CHECKPOINT_DIR (kept
-        across restarts of a job, unlike the run folder), resuming from them;
-        empty when the variable is unset."""
+    def fit_options(self) -> dict:
+        """fit() arguments from the environment ``nairrcore run`` sets up:
+        checkpoints in $NAIRRCORE_CHECKPOINT_DIR (kept across restarts of a job,
+        unlike the run folder) resumed from automatically, and a profile of
+        $NAIRRCORE_PROFILE_STEPS training steps into <run>/profile/."""
+        options = {}
         directory = os.environ.get("NAIRRCORE_CHECKPOINT_DIR")
-        if not directory:
-            return {}
-        from nairrcore.checkpoint import CheckpointManager
+        if directory:
+            from nairrcore.checkpoint import CheckpointManager
 
-        every = float(os.environ.get("NAIRRCORE_CHECKPOINT_MINUTES", "10"))
-        return {"checkpoint": CheckpointManager(Path(directory) / self.workload, every_seconds=60 * every),
-                "resume": "auto"}
+            every = float(os.environ.get("NAIRRCORE_CHECKPOINT_MINUTES", "10"))
+            options.update(checkpoint=CheckpointManager(Path(directory) / self.workload, every_seconds=60 * every),
+                           resume="auto")
+        steps = int(os.environ.get("NAIRRCORE_PROFILE_STEPS", "0") or 0)
+        if steps > 0:
+            from nairrcore.training import StepProfiler
+
+            options["profiler"] = StepProfiler(self.run_dir / "profile", steps=steps)
+        return options
 
     def restore_epochs(self, epochs: list[dict]) -> None:
         """The epochs recorded before a checkpoint this run resumed from."""

@@ -83,14 +83,16 @@ class ForecastData:
 
 def load(path: str | os.PathLike | None = None, *, cities: int | list[str] | tuple[str, ...] = 210,
          lags: tuple[int, ...] = (1, 3, 7, 14, 30, 60), windows: tuple[int, ...] = (7, 30),
-         train_end: str = "2016-12-31", val_end: str = "2019-12-31", threads: int = 0) -> ForecastData:
+         train_end: str = "2016-12-31", val_end: str = "2019-12-31", threads: int = 0,
+         verify: bool = True) -> ForecastData:
     """Read the city files and build features, targets, splits and scaling in C++.
 
     ``path``: the extracted ``USdata`` folder, the published archive, or None to
     use (and if needed download) the cached copy. ``cities``: the first N by ID
-    (0 or 210 for all) or a list of IDs.
+    (0 or 210 for all) or a list of IDs. ``verify``: check city_info.csv against
+    the published checksum (off for a modified copy of the data set).
     """
-    folder = fetch("weather", source=path) if path is not None else fetch("weather")
+    folder = fetch("weather", source=path, verify=verify) if path is not None else fetch("weather", verify=verify)
     if isinstance(cities, int):
         ids, first_n = [], cities
     else:

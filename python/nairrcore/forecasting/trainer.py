@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from nairrcore._config import enable_tf32
 from nairrcore._native import core as _core
 from nairrcore.checkpoint import atomic_torch_save
 from nairrcore.training import CheckpointedFit, epoch_dict, recorder_hooks
@@ -28,6 +29,7 @@ class Trainer:
         self.config = (config or ForecastConfig()).validated()
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
+        self.tf32 = enable_tf32(self.device)
         model = _core.MlpConfig()
         model.inputs, model.width, model.depth = inputs, self.config.width, self.config.depth
         model.outputs, model.dropout = 3, self.config.dropout
@@ -61,9 +63,11 @@ class Trainer:
         return self._ensure(None).num_parameters
 
     def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False,
-            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85) -> list[dict]:
+            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
+            profiler=None) -> list[dict]:
         impl = self._ensure(data)
-        ck = CheckpointedFit(self, "forecasting", checkpoint, resume, recorder, preempt_exit_code)
+        ck = CheckpointedFit(self, "forecasting", checkpoint, resume, recorder, preempt_exit_code,
+                             profiler)
         ck.restore()
         bar = None
         if progress:

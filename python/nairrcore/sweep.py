@@ -1,0 +1,170 @@
+"""Sweeps and ensembles: a parameter table (grid or random), the scheduler
+files that run every point as its own job, a local runner, and the summary
+of a finished sweep (best points, metric vs parameter)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from pathlib import Path
+
+from nairrcore.errors import ConfigError
+from nairrcore.evidence.files import write_csv, write_text
+from nairrcore.evidence.recorder import headline_metric
+
+LOWER_IS_BETTER = {"mae_tmax"}
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    grid = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(f"--grid: expected KEY=V1,V2,..., got {item!r}")
+        grid[key.strip()] = [v.strip() for v in values.split(",") if v.strip()]
+    return grid
+
+
+def grid_points(grid: dict[str, list[str]]) -> list[dict[str, str]]:
+    keys = sorted(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def random_points(space: dict, n: int, seed: int = 0) -> list[dict[str, str]]:
+    """``space``: {key: [choices]} or {key: {"log_uniform"|"uniform": [lo, hi]} | {"int": [lo, hi]}}."""
+    rng = random.Random(seed)
+    points = []
+    for _ in range(n):
+        p = {}
+        for key, spec in sorted(space.items()):
+            if isinstance(spec, list):
+                p[key] = str(rng.choice(spec))
+            elif "log_uniform" in spec:
+                lo, hi = spec["log_uniform"]
+                p[key] = f"{math.exp(rng.uniform(math.log(lo), math.log(hi))):.4g}"
+            elif "uniform" in spec:
+                lo, hi = spec["uniform"]
+                p[key] = f"{rng.uniform(lo, hi):.4g}"
+            elif "int" in spec:
+                lo, hi = spec["int"]
+                p[key] = str(rng.randint(lo, hi))
+            else:
+                raise ConfigError(f"sweep space: cannot draw {key!r} from {spec!r}")
+        points.append(p)
+    return points
+
+
+def write_sweep(points: list[dict[str, str]], notebook: str, platform: str, out_dir: str | Path,
+                fixed: list[str] = (), scheduler: str = "slurm", **job) -> dict[str, Path]:
+    """params.txt (one point per line, KEY=VALUE ...), params.csv, and the
+    scheduler's files: a Slurm job array, or an HTCondor submit file with
+    ``queue params from params.txt`` plus a DAGMan file that runs the
+    comparison once every point finished."""
+    from nairrcore.scheduler import JobSpec, render
+
+    if not points:
+        raise ConfigError("sweep: no parameter points")
+    out = Path(out_dir)
+    keys = sorted({k for p in points for k in p})
+    lines = [" ".join(f"{k}={p[k]}" for k in keys if k in p) for p in points]
+    files = {"params": write_text(out / "params.txt", "\n".join(lines) + "\n"),
+             "table": write_csv(out / "params.csv", ["point", *keys], [{"point": i, **p} for i, p in enumerate(points)])}
+    spec = JobSpec(notebook=notebook, platform=platform, params=list(fixed), array=len(points), scheduler=scheduler,
+                   **job)
+    if scheduler == "slurm":
+        files["job"] = write_text(out / "sweep.sbatch", render(spec))
+    elif scheduler == "htcondor":
+        files["job"] = write_text(out / "sweep.sub", render(spec))
+        files["dag"] = write_text(out / "sweep.dag", "JOB sweep sweep.sub\n"
+                                  "FINAL compare compare.sub\n")
+        files["compare"] = write_text(out / "compare.sub", "\n".join([
+            "# runs after every sweep job: summarise the sweep's run folders",
+            "universe = local", "executable = /usr/bin/env",
+            f"arguments = nairrcore sweep-summary {spec.out} --out {spec.out}/sweep-summary",
+            "output = compare.out", "error = compare.err", "log = compare.log", "queue", ""]))
+    else:
+        raise ConfigError(f"sweep scheduler: expected slurm or htcondor, got {scheduler!r}")
+    return files
+
+
+def run_local(points: list[dict[str, str]], notebook: str, platform: str, out: str | Path,
+              fixed: list[str] = ()) -> list[Path]:
+    """Every point in turn on this machine (each a normal run folder)."""
+    from nairrcore.runner import _parse_params, run_notebook
+
+    base = _parse_params(list(fixed))
+    return [run_notebook(notebook, platform=platform, params={**base, **p}, out=out, quiet=True) for p in points]
+
+
+def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, metric: str | None = None) -> list[dict]:
+    """Runs ranked by their headline test metric (best first), with the swept
+    parameters (those that differ between runs), and a plot of the metric
+    against each of them."""
+    from nairrcore.evidence.compare import find_runs
+
+    runs = [r for r in find_runs(run_paths) if r.summary.get("status") == "completed"]
+    if not runs:
+        raise ConfigError("sweep summary: no completed runs")
+    params = [r.metadata.get("parameters", {}) for r in runs]
+    swept = sorted(k for k in {k for p in params for k in p} if len({p.get(k) for p in params}) > 1)
+    rows = []
+    for r, p in zip(runs, params):
+        m = headline_metric(r.metrics)
+        if m is None:
+            continue
+        name = metric or m[0]
+        value = r.metrics.get(name, m[1]) if metric else m[1]
+        rows.append({"run": r.path.name, "metric": name, "value": value, "wall_sec": r.summary.get("wall_sec"),
+                     **{k: p.get(k) for k in swept}})
+    lower = rows and rows[0]["metric"] in LOWER_IS_BETTER
+    rows.sort(key=lambda row: row["value"] if lower else -row["value"])
+    for i, row in enumerate(rows):
+        row["rank"] = i + 1
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_csv(out / "sweep.csv", ["rank", "run", "metric", "value", "wall_sec", *swept], rows)
+        head = ["rank", "run", *swept, "metric", "value"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(str(r.get(k)) if k != "value" else f"{r[k]:.4g}" for k in head) + " |"
+                  for r in rows]
+        best = rows[0]
+        lines += ["", f"Best: {best['run']} ({', '.join(f'{k}={best[k]}' for k in swept)}): "
+                      f"{best['metric']} {best['value']:.4g}"]
+        write_text(out / "sweep.md", "\n".join(lines) + "\n")
+        write_text(out / "best.json", json.dumps(best, indent=2, default=str) + "\n")
+        _plot(rows, swept, out)
+    return rows
+
+
+def _plot(rows: list[dict], swept: list[str], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for key in swept:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        xs = [r[key] for r in rows]
+        try:
+            xs = [float(x) for x in xs]
+        except (TypeError, ValueError):
+            pass
+        ax.plot(xs, [r["value"] for r in rows], "o")
+        ax.set(xlabel=key, ylabel=rows[0]["metric"], title=f"{rows[0]['metric']} vs {key}")
+        fig.tight_layout()
+        tmp = out / f".sweep_{key}.tmp.png"
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(out / f"sweep_{key}.png")
+        plt.close(fig)
+
+
+def ensemble_predictions(model_paths: list[str | Path], images) -> "torch.Tensor":
+    """Mean class probabilities of saved CIFAR-10 models (an ensemble's prediction)."""
+    import torch
+
+    from nairrcore.cifar10 import load_model
+
+    probs = [load_model(p).predict_proba(images) for p in model_paths]
+    return torch.stack(probs).mean(0)

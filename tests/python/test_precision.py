@@ -1,0 +1,34 @@
+"""amp="auto": what each GPU generation gets, and the compiled architectures."""
+
+import pytest
+
+import nairrcore
+from nairrcore._config import auto_precision
+
+# (device, compute capability) -> precision; the GPUs of the supported platforms.
+TABLE = [
+    ("cpu", None, "fp32"),            # laptop, JetStream2
+    ("cuda", (6, 1), "fp32"),         # GTX 10x0 / P40 on OSPool
+    ("cuda", (7, 0), "fp16"),         # V100 (Bridges-2)
+    ("cuda", (7, 5), "fp16"),         # T4 (AWS g4dn)
+    ("cuda", (8, 0), "bf16"),         # A100 (Delta, Alvis)
+    ("cuda", (8, 6), "bf16"),         # A40 (Alvis)
+    ("cuda", (8, 9), "bf16"),         # L40S
+    ("cuda", (9, 0), "bf16"),         # H100 (Anvil)
+    ("cuda", (12, 0), "bf16"),        # Blackwell
+]
+
+
+@pytest.mark.parametrize("device,capability,expected", TABLE)
+def test_auto_precision_table(device, capability, expected):
+    assert auto_precision(device, capability) == expected
+
+
+def test_build_info_lists_the_compiled_architectures():
+    info = nairrcore.build_info()
+    if not info["cuda"]:
+        pytest.skip("built without CUDA")
+    archs = info["cuda_architectures"].split(",")
+    assert archs and all(a.replace("+PTX", "").replace(".", "").isdigit() for a in archs)
+    assert archs[-1].endswith("+PTX")  # PTX for GPUs newer than the list
+    assert "9.0" in archs[-1] or "9.0" in archs
