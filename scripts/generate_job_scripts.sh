@@ -14,6 +14,10 @@ for platform in bridges2 delta anvil alvis; do
     --venv '$HOME/venvs/nairrcore' --time 02:00:00 --param model=resnet18 --param train_limit=0 \
     --param test_limit=0 -o "$DEST/slurm/$platform.sbatch" >/dev/null
 done
+# ResNet-18 data parallel over 2 nodes x 4 A100s (one task per GPU)
+$NAIRRCORE script notebooks/cifar10.ipynb --platform delta --account YOUR_ACCOUNT --venv '$HOME/venvs/nairrcore' \
+  --time 02:00:00 --train cifar10 --nodes 2 --tasks-per-node 4 --cpus 16 --param model=resnet18 \
+  -o "$DEST/slurm/delta-ddp-2x4.sbatch" >/dev/null
 $NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --param model=fastnet --param train_limit=0 \
   --param test_limit=0 --param epochs=10 -o "$DEST/htcondor/cifar10.sub" >/dev/null
 $NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --array 4 -o "$DEST/htcondor/sweep.sub" >/dev/null

@@ -77,7 +77,8 @@ void bind_data(py::module_& m) {
   }, py::arg("n"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank") = 0,
         py::arg("world_size") = 1);
 
-  py::class_<TabularLoader>(m, "TabularLoader")
+  py::class_<TabularLoader> tabular_loader(m, "TabularLoader");
+  tabular_loader
       .def(py::init([](at::Tensor x, at::Tensor y, const std::string& device, int64_t batch_size,
                        bool shuffle, bool drop_last, uint64_t seed, int workers, int prefetch,
                        int rank, int world_size) {
@@ -93,37 +94,8 @@ void bind_data(py::module_& m) {
            }),
            py::arg("x"), py::arg("y"), py::arg("device"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("drop_last"), py::arg("seed"), py::arg("workers"), py::arg("prefetch"),
-           py::arg("rank"), py::arg("world_size"))
-      .def_property_readonly("num_batches", &TabularLoader::num_batches)
-      .def_property_readonly("num_samples", &TabularLoader::num_samples)
-      .def_property_readonly("resident", &TabularLoader::resident)
-      .def("set_epoch", &TabularLoader::set_epoch, py::call_guard<py::gil_scoped_release>())
-      .def("state", [](const TabularLoader& l) {
-        auto s = l.state();
-        py::dict d;
-        d["seed"] = s.seed;
-        d["epoch"] = s.epoch;
-        d["next_batch"] = s.next_batch;
-        return d;
-      })
-      .def("load_state", [](TabularLoader& l, const py::dict& d) {
-        LoaderState s{d["seed"].cast<uint64_t>(), d["epoch"].cast<int64_t>(),
-                      d["next_batch"].cast<int64_t>()};
-        py::gil_scoped_release nogil;
-        l.load_state(s);
-      })
-      .def("begin", &TabularLoader::begin, py::call_guard<py::gil_scoped_release>())
-      .def("next", [](TabularLoader& l) -> py::object {
-        Batch b;
-        bool got;
-        {
-          py::gil_scoped_release nogil;
-          got = l.next(b, check_python_signals);
-        }
-        if (!got) return py::none();
-        return py::make_tuple(b.x, b.y);
-      })
-      .def("stop", &TabularLoader::stop, py::call_guard<py::gil_scoped_release>());
+           py::arg("rank"), py::arg("world_size"));
+  bind_loader_iteration(tabular_loader);
 }
 
 }  // namespace nairrcore::bindings

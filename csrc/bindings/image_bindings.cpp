@@ -10,14 +10,6 @@ using namespace nairrcore::data;
 using namespace nairrcore::train;
 
 namespace {
-py::dict loader_state(const LoaderState& s) {
-  py::dict d;
-  d["seed"] = s.seed;
-  d["epoch"] = s.epoch;
-  d["next_batch"] = s.next_batch;
-  return d;
-}
-
 py::dict metrics_dict(const ClassificationMetrics& m) {
   py::dict d;
   d["loss"] = m.loss;
@@ -77,7 +69,8 @@ void bind_images(py::module_& m) {
     return normalize_images(images, spec, at::kFloat, false);
   }, py::arg("images"), py::arg("spec"), py::call_guard<py::gil_scoped_release>());
 
-  py::class_<ImageLoader>(m, "ImageLoader")
+  py::class_<ImageLoader> image_loader(m, "ImageLoader");
+  image_loader
       .def(py::init([](at::Tensor images, at::Tensor labels, const std::string& device, int64_t batch_size,
                        bool shuffle, bool drop_last, uint64_t seed, int workers, int prefetch, int rank,
                        int world_size, const AugmentSpec& spec, bool augment, bool channels_last) {
@@ -96,29 +89,9 @@ void bind_images(py::module_& m) {
            }),
            py::arg("images"), py::arg("labels"), py::arg("device"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("drop_last"), py::arg("seed"), py::arg("workers"), py::arg("prefetch"), py::arg("rank"),
-           py::arg("world_size"), py::arg("spec"), py::arg("augment"), py::arg("channels_last"))
-      .def_property_readonly("num_batches", &ImageLoader::num_batches)
-      .def_property_readonly("num_samples", &ImageLoader::num_samples)
-      .def_property_readonly("resident", &ImageLoader::resident)
-      .def("set_epoch", &ImageLoader::set_epoch, py::call_guard<py::gil_scoped_release>())
-      .def("state", [](const ImageLoader& l) { return loader_state(l.state()); })
-      .def("load_state", [](ImageLoader& l, const py::dict& d) {
-        LoaderState s{d["seed"].cast<uint64_t>(), d["epoch"].cast<int64_t>(), d["next_batch"].cast<int64_t>()};
-        py::gil_scoped_release nogil;
-        l.load_state(s);
-      })
-      .def("begin", &ImageLoader::begin, py::call_guard<py::gil_scoped_release>())
-      .def("next", [](ImageLoader& l) -> py::object {
-        Batch b;
-        bool got;
-        {
-          py::gil_scoped_release nogil;
-          got = l.next(b, check_python_signals);
-        }
-        if (!got) return py::none();
-        return py::make_tuple(b.x, b.y);
-      })
-      .def("stop", &ImageLoader::stop, py::call_guard<py::gil_scoped_release>());
+           py::arg("world_size"), py::arg("spec"), py::arg("augment"), py::arg("channels_last"));
+  bind_loader_iteration(image_loader);
+
 
   py::class_<ImageModelConfig>(m, "ImageModelConfig")
       .def(py::init<>())
@@ -162,18 +135,8 @@ void bind_images(py::module_& m) {
       .def("fit",
            [](ImageTrainer& t, const at::Tensor& tx, const at::Tensor& ty, const at::Tensor& vx,
               const at::Tensor& vy, py::object on_epoch, py::object on_step) {
-             EpochCallback epoch_cb;
-             if (!on_epoch.is_none()) {
-               epoch_cb = [on_epoch](const EpochStats& s) {
-                 py::gil_scoped_acquire gil;
-                 on_epoch(s);
-               };
-             }
-             StepCallback step_cb = [on_step](int64_t e, int64_t b, int64_t n) {
-               py::gil_scoped_acquire gil;
-               if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-               if (!on_step.is_none()) on_step(e, b, n);
-             };
+             auto epoch_cb = epoch_callback(on_epoch);
+             auto step_cb = step_callback(on_step);
              py::gil_scoped_release nogil;
              return t.fit(tx, ty, vx, vy, epoch_cb, step_cb);
            },
@@ -192,6 +155,7 @@ void bind_images(py::module_& m) {
       .def("load_state_dict", &ImageTrainer::load_state_dict)
       .def_property_readonly("num_parameters", &ImageTrainer::num_parameters)
       .def_property_readonly("epochs_done", &ImageTrainer::epochs_done)
+      .def("set_data_parallel", &ImageTrainer::set_data_parallel, py::arg("group"), py::arg("bucket_mb") = 25.0)
       .def("save_state", [](const ImageTrainer& t) { return py::bytes(t.save_state()); })
       .def("load_state", [](ImageTrainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); })
       .def_property_readonly("precision", &ImageTrainer::precision);

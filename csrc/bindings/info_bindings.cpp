@@ -4,6 +4,7 @@
 #include "bindings/bindings.h"
 #include "data/gather.h"
 #include "dist/launch_env.h"
+#include "dist/group.h"
 #include "telemetry/host_stats.h"
 
 namespace nairrcore::bindings {
@@ -60,6 +61,19 @@ void bind_info(py::module_& m) {
     return d;
   }, py::arg("env") = py::none());
   m.def("first_slurm_host", &dist::first_slurm_host);
+  py::register_exception<dist::DistError>(m, "DistError", PyExc_RuntimeError);
+  py::class_<dist::Group, std::shared_ptr<dist::Group>>(m, "Group")
+      .def(py::init([](const std::string& name, double timeout_sec) {
+             return std::make_shared<dist::Group>(
+                 name, std::chrono::milliseconds(static_cast<int64_t>(timeout_sec * 1000)));
+           }),
+           py::arg("name"), py::arg("timeout_sec"))
+      .def_property_readonly("rank", &dist::Group::rank)
+      .def_property_readonly("size", &dist::Group::size)
+      .def("allreduce_sum_", [](dist::Group& g, std::vector<at::Tensor> tensors) {
+        py::gil_scoped_release nogil;
+        g.allreduce_sum_(tensors);
+      });
 }
 
 }  // namespace nairrcore::bindings

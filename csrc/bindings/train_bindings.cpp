@@ -38,7 +38,8 @@ void bind_train(py::module_& m) {
       .def_readonly("train_samples", &EpochStats::train_samples)
       .def_readonly("samples_per_sec", &EpochStats::samples_per_sec)
       .def_readonly("loss_scale", &EpochStats::loss_scale)
-      .def_readonly("skipped_steps", &EpochStats::skipped_steps);
+      .def_readonly("skipped_steps", &EpochStats::skipped_steps)
+      .def_readonly("rank_train_sec", &EpochStats::rank_train_sec);
 
   py::class_<RegressionMetrics>(m, "RegressionMetrics")
       .def_readonly("mae", &RegressionMetrics::mae)
@@ -53,18 +54,8 @@ void bind_train(py::module_& m) {
       .def("fit",
            [](ForecastTrainer& t, const at::Tensor& tx, const at::Tensor& ty, const at::Tensor& vx,
               const at::Tensor& vy, py::object on_epoch, py::object on_step) {
-             EpochCallback epoch_cb;
-             if (!on_epoch.is_none()) {
-               epoch_cb = [on_epoch](const EpochStats& s) {
-                 py::gil_scoped_acquire gil;
-                 on_epoch(s);
-               };
-             }
-             StepCallback step_cb = [on_step](int64_t e, int64_t b, int64_t n) {
-               py::gil_scoped_acquire gil;
-               if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-               if (!on_step.is_none()) on_step(e, b, n);
-             };
+             auto epoch_cb = epoch_callback(on_epoch);
+             auto step_cb = step_callback(on_step);
              py::gil_scoped_release nogil;
              return t.fit(tx, ty, vx, vy, epoch_cb, step_cb);
            },
@@ -81,6 +72,7 @@ void bind_train(py::module_& m) {
       .def("load_state_dict", &ForecastTrainer::load_state_dict)
       .def_property_readonly("num_parameters", &ForecastTrainer::num_parameters)
       .def_property_readonly("epochs_done", &ForecastTrainer::epochs_done)
+      .def("set_data_parallel", &ForecastTrainer::set_data_parallel, py::arg("group"), py::arg("bucket_mb") = 25.0)
       .def("save_state", [](const ForecastTrainer& t) { return py::bytes(t.save_state()); })
       .def("load_state", [](ForecastTrainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); })
       .def_property_readonly("precision", &ForecastTrainer::precision);

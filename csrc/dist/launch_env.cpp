@@ -54,7 +54,9 @@ LaunchEnv read_launch_env(const EnvLookup& lookup) {
     } else if (const char* nodes = env("SLURM_JOB_NODELIST")) {
       out.master_addr = first_slurm_host(nodes);
     }
-    out.master_port = parse_int(env, "MASTER_PORT", out.master_port);
+    // Jobs sharing a node need different ports: derive one from the job id.
+    const int job = parse_int(env, "SLURM_JOB_ID", 0);
+    out.master_port = parse_int(env, "MASTER_PORT", job > 0 ? 20000 + job % 20000 : out.master_port);
   }
   NAIRR_CHECK_ARG(out.world_size >= 1, "WORLD_SIZE: expected >= 1");
   NAIRR_CHECK_ARG(out.rank < out.world_size, "RANK: " + std::to_string(out.rank) +

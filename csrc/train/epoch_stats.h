@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace nairrcore::train {
 
@@ -16,6 +17,7 @@ struct EpochStats {
   double data_wait_sec = 0;  // time the loop waited for the loader
   double loss_scale = 1;
   int64_t skipped_steps = 0;
+  std::vector<double> rank_train_sec;  // data parallel: every rank's train time
 };
 
 using EpochCallback = std::function<void(const EpochStats&)>;

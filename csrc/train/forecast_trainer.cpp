@@ -60,7 +60,8 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
                   "train_y: expected shape [rows, " + std::to_string(model_config_.outputs) +
                       "], got " + c10::str(train_y.sizes()));
   data::LoaderOptions lo;
-  lo.batch_size = config_.batch_size;
+  lo.batch_size = dp_.local_batch(config_.batch_size);
+  if (dp_) lo.shard = data::ShardSpec{dp_.group->rank(), dp_.group->size()};
   lo.shuffle = true;
   lo.seed = config_.seed;
   lo.workers = config_.workers;
@@ -69,6 +70,9 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
   data::TabularLoader loader(resident ? train_x.to(device_) : train_x,
                              resident ? train_y.to(device_) : train_y, device_, lo);
   std::vector<at::Tensor> params = model_->parameters();
+  dp_.sync_weights(*model_);
+  auto grad_sync = dp_.gradient_sync(params);
+  const std::function<void()> all_reduce = [&] { if (grad_sync) grad_sync->finish(); };
   std::vector<EpochStats> history;
   const int64_t batches = loader.num_batches();
   for (int64_t e = progress_.epochs_done; e < config_.epochs; ++e) {
@@ -96,7 +100,7 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
                                     F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
       {
         RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
-        if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce)) ++progress_.skipped;
       }
       progress_.loss_total += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
       progress_.samples += x.size(0);
@@ -105,15 +109,11 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
       if (on_step) on_step(e, batch.index + 1, batches);
     }
     synchronize();
-    EpochStats st;
-    st.epoch = e;
-    st.train_sec = carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    st.train_samples = progress_.samples;
-    st.skipped_steps = progress_.skipped;
-    st.data_wait_sec = progress_.wait_sec;
-    st.train_loss = progress_.loss_total.item<double>() / std::max<int64_t>(st.train_samples, 1);
-    st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
-    st.loss_scale = scaler_.enabled() ? scaler_.value() : 1.0;
+    const double train_sec =
+        carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EpochStats st = progress_.epoch_stats(e, train_sec, scaler_);
+    dp_.reduce_epoch(st, progress_.loss_total.item<double>(), device_);
+    dp_.sync_buffers(*model_);
     auto v0 = std::chrono::steady_clock::now();
     st.val_loss = val_x.size(0) > 0 ? loss(val_x, val_y) : std::nan("");
     st.val_sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - v0).count();
@@ -141,15 +141,21 @@ double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y, int64_t b
   torch::NoGradGuard no_grad;
   model_->eval();
   auto total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
-  for (int64_t i = 0; i < x.size(0); i += batch_size) {
-    const int64_t n = std::min(batch_size, x.size(0) - i);
+  // Data parallel: each rank takes a contiguous share of the rows; sums are reduced.
+  const int64_t rows = x.size(0);
+  const int64_t begin = dp_ ? rows * dp_.group->rank() / dp_.group->size() : 0;
+  const int64_t end = dp_ ? rows * (dp_.group->rank() + 1) / dp_.group->size() : rows;
+  for (int64_t i = begin; i < end; i += batch_size) {
+    const int64_t n = std::min(batch_size, end - i);
     auto xb = x.narrow(0, i, n).to(device_, true);
     auto yb = y.narrow(0, i, n).to(device_, true);
     total += F::smooth_l1_loss(forward(xb).to(at::kFloat), yb,
                                F::SmoothL1LossFuncOptions().reduction(torch::kSum).beta(1.0))
                  .to(at::kDouble);
   }
-  return total.item<double>() / std::max<int64_t>(y.numel(), 1);
+  double sum = total.item<double>();
+  if (dp_) sum = dp_.sum({sum}, device_)[0];
+  return sum / std::max<int64_t>(y.numel(), 1);
 }
 
 RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tensor& y,
@@ -176,6 +182,10 @@ RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tenso
     m.rmse.push_back(std::sqrt(sq_err.select(1, t).sum().item<double>() / n));
   }
   return m;
+}
+
+void ForecastTrainer::set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb) {
+  dp_.configure(std::move(group), bucket_mb);
 }
 
 std::string ForecastTrainer::save_state() const {

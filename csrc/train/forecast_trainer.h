@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/tabular_loader.h"
+#include "train/data_parallel.h"
 #include "train/epoch_stats.h"
 #include "train/mlp.h"
 #include "train/precision.h"
@@ -60,6 +61,10 @@ class ForecastTrainer {
   // Full training state (model, optimiser, scaler, position in the epoch) as
   // bytes, and its restoration: fit() then continues where the state was taken.
   std::string save_state() const;
+  // Data parallel over `group` (null: single process): fit() then takes a
+  // shard of every global batch, averages gradients in buckets of `bucket_mb`
+  // and reports statistics reduced over the ranks.
+  void set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb = 25.0);
   void load_state(const std::string& blob);
   std::string precision() const { return precision_name(precision_); }
 
@@ -75,6 +80,7 @@ class ForecastTrainer {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   LossScaler scaler_;
   LoopProgress progress_;
+  DataParallel dp_;
 };
 
 }  // namespace nairrcore::train

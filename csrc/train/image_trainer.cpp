@@ -130,7 +130,8 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
   check_images(test_images, test_labels, "test");
   const bool resident = device_.is_cuda() && config_.data_on_device;
   data::ImageLoaderOptions lo;
-  lo.loader.batch_size = config_.batch_size;
+  lo.loader.batch_size = dp_.local_batch(config_.batch_size);
+  if (dp_) lo.loader.shard = data::ShardSpec{dp_.group->rank(), dp_.group->size()};
   lo.loader.seed = config_.seed;
   lo.loader.workers = config_.workers;
   lo.loader.prefetch = config_.prefetch;
@@ -146,6 +147,9 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
     initialised_ = true;
   }
   std::vector<at::Tensor> params = model_->parameters();
+  dp_.sync_weights(*model_);
+  auto grad_sync = dp_.gradient_sync(params);
+  const std::function<void()> all_reduce = [&] { if (grad_sync) grad_sync->finish(); };
   const int64_t batches = loader.num_batches();
   const int64_t total_steps = batches * config_.epochs;
   auto* fastnet = dynamic_cast<FastNet*>(model_.get());
@@ -182,7 +186,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
       if (!config_.loss_sum) loss = loss / n;
       {
         RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
-        if (!scaled_step(loss, scaler_, *optimizer_, params)) ++progress_.skipped;
+        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce)) ++progress_.skipped;
       }
       progress_.loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
       progress_.samples += x.size(0);
@@ -197,15 +201,9 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
     }
     if (config_.lookahead && e + 1 == config_.epochs) lookahead_update(1.0);
     synchronize_device(device_);
-    EpochStats st;
-    st.epoch = e;
-    st.train_sec = carried_sec + seconds_since(t0);
-    st.train_samples = progress_.samples;
-    st.skipped_steps = progress_.skipped;
-    st.data_wait_sec = progress_.wait_sec;
-    st.train_loss = progress_.loss_total.item<double>() / std::max<int64_t>(st.train_samples, 1);
-    st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
-    st.loss_scale = scaler_.enabled() ? scaler_.value() : 1.0;
+    EpochStats st = progress_.epoch_stats(e, carried_sec + seconds_since(t0), scaler_);
+    dp_.reduce_epoch(st, progress_.loss_total.item<double>(), device_);
+    dp_.sync_buffers(*model_);
     const auto v0 = Clock::now();
     if (test_images.size(0) > 0) {
       auto m = evaluate(test_images, test_labels);
@@ -226,10 +224,14 @@ ClassificationMetrics ImageTrainer::evaluate(const at::Tensor& images, const at:
   torch::NoGradGuard no_grad;
   model_->eval();
   const int64_t n = images.size(0), classes = model_config_.classes;
+  // Data parallel: each rank evaluates a contiguous share; sums and the
+  // confusion matrix are reduced, `predicted` covers this rank's share.
+  const int64_t begin = dp_ ? n * dp_.group->rank() / dp_.group->size() : 0;
+  const int64_t end = dp_ ? n * (dp_.group->rank() + 1) / dp_.group->size() : n;
   auto loss_sum = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
   std::vector<at::Tensor> predicted;
-  for (int64_t i = 0; i < n; i += config_.eval_batch_size) {
-    const int64_t b = std::min(config_.eval_batch_size, n - i);
+  for (int64_t i = begin; i < end; i += config_.eval_batch_size) {
+    const int64_t b = std::min(config_.eval_batch_size, end - i);
     auto x = data::normalize_images(images.narrow(0, i, b).to(device_), config_.augment, at::kFloat,
                                     config_.channels_last);
     auto y = labels.narrow(0, i, b).to(device_, at::kLong);
@@ -240,11 +242,23 @@ ClassificationMetrics ImageTrainer::evaluate(const at::Tensor& images, const at:
   }
   ClassificationMetrics m;
   m.samples = n;
-  m.predicted = n > 0 ? at::cat(predicted) : at::empty({0}, at::kLong);
-  auto truth = labels.cpu().to(at::kLong);
+  m.predicted = predicted.empty() ? at::empty({0}, at::kLong) : at::cat(predicted);
+  auto truth = labels.narrow(0, begin, end - begin).cpu().to(at::kLong);
   m.confusion = at::bincount(truth * classes + m.predicted, {}, classes * classes).view({classes, classes});
-  m.loss = n > 0 ? loss_sum.item<double>() / n : std::nan("");
-  m.accuracy = n > 0 ? m.predicted.eq(truth).sum().item<double>() / n : std::nan("");
+  double loss = loss_sum.item<double>();
+  if (dp_) {
+    std::vector<double> v(1 + classes * classes);
+    v[0] = loss;
+    auto c = m.confusion.to(at::kDouble).contiguous();
+    std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), v.begin() + 1);
+    v = dp_.sum(v, device_);
+    loss = v[0];
+    m.confusion = at::tensor(std::vector<double>(v.begin() + 1, v.end()), at::kDouble)
+                      .to(at::kLong)
+                      .view({classes, classes});
+  }
+  m.loss = n > 0 ? loss / n : std::nan("");
+  m.accuracy = n > 0 ? m.confusion.diag().sum().item<double>() / n : std::nan("");
   return m;
 }
 
@@ -263,6 +277,10 @@ at::Tensor ImageTrainer::predict_proba(const at::Tensor& images) {
 }
 
 std::map<std::string, at::Tensor> ImageTrainer::state_dict() const { return module_state(*model_); }
+
+void ImageTrainer::set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb) {
+  dp_.configure(std::move(group), bucket_mb);
+}
 
 std::string ImageTrainer::save_state() const {
   return save_training_state(*model_, *optimizer_, scaler_, progress_, lookahead_);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data/image_augment.h"
+#include "train/data_parallel.h"
 #include "train/epoch_stats.h"
 #include "train/image_models.h"
 #include "train/precision.h"
@@ -73,6 +74,10 @@ class ImageTrainer {
   int64_t epochs_done() const { return progress_.epochs_done; }
   // Full training state as bytes (see train/training_state.h); fit() continues from it.
   std::string save_state() const;
+  // Data parallel over `group` (null: single process): fit() then takes a
+  // shard of every global batch, averages gradients in buckets of `bucket_mb`
+  // and reports statistics reduced over the ranks.
+  void set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb = 25.0);
   void load_state(const std::string& blob);
   std::string precision() const { return precision_name(precision_); }
 
@@ -93,6 +98,7 @@ class ImageTrainer {
   std::vector<at::Tensor> lookahead_;  // floating-point parameters and buffers
   bool initialised_ = false;
   LoopProgress progress_;
+  DataParallel dp_;
 };
 
 }  // namespace nairrcore::train

@@ -3,6 +3,7 @@
 // the format both trainers save and Python's torch.load reads.
 #include <torch/nn/module.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,11 +21,14 @@ std::vector<at::Tensor> gradients(const std::vector<at::Tensor>& params);
 
 // backward() of the (scaled) loss, unscale, optimizer step unless a gradient
 // is inf/NaN, scaler update. Returns whether the step was taken.
+// `after_backward` (e.g. the data-parallel gradient all-reduce) runs between
+// backward and unscaling.
 template <typename Optimizer>
 bool scaled_step(const at::Tensor& loss, LossScaler& scaler, Optimizer& optimizer,
-                 const std::vector<at::Tensor>& params) {
+                 const std::vector<at::Tensor>& params, const std::function<void()>& after_backward = {}) {
   optimizer.zero_grad(true);
   scaler.scale(loss).backward();
+  if (after_backward) after_backward();
   const bool finite = scaler.unscale(gradients(params));
   if (finite) optimizer.step();
   scaler.update();

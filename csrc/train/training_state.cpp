@@ -23,6 +23,19 @@ void LoopProgress::start_epoch(int64_t epoch) {
   loss_total = at::Tensor();
 }
 
+EpochStats LoopProgress::epoch_stats(int64_t epoch, double train_sec, const LossScaler& scaler) const {
+  EpochStats st;
+  st.epoch = epoch;
+  st.train_sec = train_sec;
+  st.train_samples = samples;
+  st.skipped_steps = skipped;
+  st.data_wait_sec = wait_sec;
+  st.train_loss = loss_total.item<double>() / std::max<int64_t>(samples, 1);
+  st.samples_per_sec = samples / std::max(train_sec, 1e-12);
+  st.loss_scale = scaler.enabled() ? scaler.value() : 1.0;
+  return st;
+}
+
 std::string save_training_state(const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
                                 const LossScaler& scaler, const LoopProgress& p,
                                 const std::vector<at::Tensor>& extra) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "train/epoch_stats.h"
 #include "train/precision.h"
 
 namespace nairrcore::train {
@@ -23,6 +24,8 @@ struct LoopProgress {
   int64_t samples = 0, skipped = 0;
   at::Tensor loss_total;  // float64 scalar on the device, or undefined
   void start_epoch(int64_t epoch);
+  // The finished epoch's statistics on this process (train_sec measured by the loop).
+  EpochStats epoch_stats(int64_t epoch, double train_sec, const LossScaler& scaler) const;
 };
 
 std::string save_training_state(const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,

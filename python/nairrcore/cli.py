@@ -47,6 +47,11 @@ def _cmd_train(args) -> int:
 
     params = _parse_params(args.param)
     environ = {"NAIRRCORE_" + k.upper(): v for k, v in params.items()}
+    group = None
+    if args.distributed:
+        from nairrcore import dist
+
+        group = dist.init(timeout_sec=args.timeout)
     ckpt = CheckpointManager(args.checkpoint_dir, keep=args.keep, every_steps=args.checkpoint_every_steps,
                              every_seconds=60.0 * args.checkpoint_every_minutes) if args.checkpoint_dir else None
     if args.workload == "forecasting":
@@ -55,22 +60,24 @@ def _cmd_train(args) -> int:
         config = wl.ForecastConfig.from_env(environ=environ)
         data = wl.load(config.data, cities=config.city_ids or config.cities, lags=config.lags,
                        windows=config.windows, threads=config.threads)
-        trainer = wl.Trainer(config, inputs=data.num_features)
+        trainer = wl.Trainer(config, inputs=data.num_features, group=group, bucket_mb=args.bucket_mb)
     else:
         from nairrcore import cifar10 as wl
 
         config = wl.Cifar10Config.from_env(environ=environ)
         data = wl.load(config.data, train_limit=config.train_limit, test_limit=config.test_limit)
-        trainer = wl.Trainer(config)
+        trainer = wl.Trainer(config, group=group, bucket_mb=args.bucket_mb)
+    rank = group.rank if group is not None else 0
     try:
         history = trainer.fit(data, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
                               preempt_exit_code=args.preempt_exit_code)
     except Preempted as exc:
         print(f"nairrcore: {exc}", file=sys.stderr)
         return exc.exit_code
-    if args.save_model:
-        trainer.save(args.save_model)
-    print(json.dumps(history[-1] if history else {}, default=str))
+    if args.save_model and (rank == 0 or "{rank}" in args.save_model):
+        trainer.save(args.save_model.format(rank=rank))
+    if rank == 0 or args.all_ranks_print:
+        print(json.dumps({"rank": rank, "history": history}, default=str))
     return 0
 
 
@@ -153,6 +160,7 @@ def _cmd_script(args) -> int:
     spec = JobSpec(notebook=args.notebook, platform=args.platform, params=args.param, account=args.account,
                    partition=args.partition, time=args.time, cpus=args.cpus, memory_gb=args.mem, gpus=args.gpus,
                    out=args.out, venv=args.venv, scheduler=args.scheduler, array=args.array,
+                   nodes=args.nodes, tasks_per_node=args.tasks_per_node, train=args.train,
                    workdir=args.workdir or "$SLURM_SUBMIT_DIR")
     text = render(spec)
     if args.output:
@@ -205,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", choices=["auto", "never"], default="auto")
     s.add_argument("--preempt-exit-code", type=int, default=85,
                    help="exit code after SIGTERM/SIGUSR1 and a checkpoint (85: HTCondor self-checkpointing)")
-    s.add_argument("--save-model", help="write the trained model here")
+    s.add_argument("--save-model", help="write the trained model here (rank 0; '{rank}' in the name: every rank)")
+    s.add_argument("--distributed", action="store_true",
+                   help="data parallel over the processes torchrun or srun started (Gloo on CPU, NCCL on GPU)")
+    s.add_argument("--timeout", type=float, default=300.0, help="seconds before a missing peer is an error")
+    s.add_argument("--bucket-mb", type=float, default=25.0, help="gradient all-reduce bucket size")
+    s.add_argument("--all-ranks-print", action="store_true", help="every rank prints its history")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_train)
 
@@ -269,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workdir", help="folder the job runs in (Slurm default: the submit folder)")
     s.add_argument("--scheduler", choices=["slurm", "htcondor"], help="default: the profile's")
     s.add_argument("--array", type=int, help="N jobs, one per line of params.txt")
+    s.add_argument("--train", choices=["forecasting", "cifar10"],
+                   help="data parallel `nairrcore train` over all tasks instead of the notebook")
+    s.add_argument("--nodes", type=int, default=1)
+    s.add_argument("--tasks-per-node", type=int, default=1, help="one per GPU")
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_script)
     return p

@@ -29,6 +29,9 @@ class JobSpec:
     scheduler: str | None = None     # default: the profile's
     container_image: str = "nairrcore.sif"  # apptainer build nairrcore.sif scripts/containers/nairrcore.def
     array: int | None = None         # Slurm job array / HTCondor queue from params file
+    nodes: int = 1                   # data parallel: nodes x tasks_per_node processes,
+    tasks_per_node: int = 1          # one per GPU (Slurm)
+    train: str | None = None         # run `nairrcore train WORKLOAD --distributed` instead of the notebook
 
 
 def _profile(spec: JobSpec) -> dict:
@@ -39,6 +42,12 @@ def _profile(spec: JobSpec) -> dict:
 
 
 def _run_command(spec: JobSpec, gpus: int) -> str:
+    if spec.train:
+        args = ["nairrcore", "train", spec.train, "--distributed", "--quiet", "--save-model",
+                f"{spec.out}/{spec.train}-model.pt"]
+        for p in spec.params:
+            args += ["--param", p]
+        return " ".join(shlex.quote(a) for a in args) + ' --checkpoint-dir "$NAIRRCORE_CHECKPOINT_DIR"'
     args = ["nairrcore", "run", spec.notebook, "--platform", spec.platform, "--out", spec.out, "--quiet"]
     for p in spec.params:
         args += ["--param", p]
@@ -56,7 +65,14 @@ def slurm_script(spec: JobSpec) -> str:
         lines.append(f"#SBATCH --account={spec.account}")
     if partition:
         lines.append(f"#SBATCH --partition={partition}")
-    lines += ["#SBATCH --nodes=1", "#SBATCH --ntasks=1", f"#SBATCH --cpus-per-task={spec.cpus}",
+    if spec.nodes < 1 or spec.tasks_per_node < 1:
+        raise ConfigError("nodes and tasks_per_node: expected >= 1")
+    if spec.nodes * spec.tasks_per_node > 1 and not spec.train:
+        raise ConfigError("several tasks run data parallel: give the workload to train (--train)")
+    if spec.train and gpus:
+        gpus = spec.tasks_per_node  # one task per GPU
+    lines += [f"#SBATCH --nodes={spec.nodes}", f"#SBATCH --ntasks-per-node={spec.tasks_per_node}",
+              f"#SBATCH --cpus-per-task={spec.cpus}",
               f"#SBATCH --mem={spec.memory_gb}G", f"#SBATCH --time={spec.time}",
               "#SBATCH --output=%x-%j.out",
               "# SIGUSR1 to the job step 120 s before the time limit: the loop checkpoints and",

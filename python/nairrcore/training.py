@@ -13,6 +13,8 @@ def epoch_dict(s) -> dict:
     }
     if s.val_accuracy == s.val_accuracy:  # not NaN
         d["val_accuracy"] = s.val_accuracy
+    if s.rank_train_sec:
+        d["rank_train_sec"] = list(s.rank_train_sec)
     return d
 
 
@@ -92,10 +94,26 @@ class CheckpointedFit:
         self.steps = state["steps"]
         self.resumed_from = path
 
+    @property
+    def _group(self):
+        return getattr(self.trainer, "_group", None)
+
     def save(self) -> "Path | None":
-        if self.checkpoint is None:
+        """Rank 0 writes (the ranks hold the same state); the others resume from it."""
+        if self.checkpoint is None or (self._group is not None and self._group.rank != 0):
             return None
         return self.checkpoint.save(self.payload(), self.steps)
+
+    def _stop_requested(self, signum) -> bool:
+        """Data parallel: every rank stops after the same step, so a signal
+        seen by any rank counts for all (one tiny all-reduce per step)."""
+        if self._group is None or self._group.size == 1:
+            return signum is not None
+        import torch
+
+        flag = torch.tensor([0.0 if signum is None else 1.0], device=self.trainer.device)
+        self._group.allreduce_sum_([flag])
+        return bool(flag.item() > 0)
 
     def run(self, fit_call, epoch_hook, step_hook) -> None:
         """``fit_call(epoch_hook, step_hook)`` runs the C++ loop (after ``restore()``)."""
@@ -108,9 +126,11 @@ class CheckpointedFit:
                 if self.profiler is not None:
                     self.profiler.step()
                 self.steps += 1
-                if guard.signum is not None:
+                if self._stop_requested(guard.signum):
+                    import signal as _signal
+
                     path = self.save()
-                    raise Preempted(guard.signum, path, self.exit_code)
+                    raise Preempted(guard.signum or _signal.SIGTERM, path, self.exit_code)
                 if self.checkpoint is not None and self.checkpoint.due(self.steps):
                     self.save()
 
@@ -163,3 +183,39 @@ class StepProfiler:
         table = self._prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
         write_text(self.out_dir / "summary.txt", f"{self.steps} training steps after {self.wait} warm-up steps\n\n"
                    + table + "\n")
+
+
+def run_fit(trainer, workload: str, fit_call, *, total_epochs: int, postfix, on_epoch=None,
+            progress: bool = False, recorder=None, checkpoint=None, resume: str | None = None,
+            preempt_exit_code: int = 85, profiler=None) -> list[dict]:
+    """The body both trainers' ``fit`` share: restore a checkpoint, progress
+    bar, recorder phases, epoch hooks, checkpoints and preemption around
+    ``fit_call(epoch_hook, step_hook)`` (the C++ loop). ``postfix(d)`` gives the
+    progress bar's per-epoch fields."""
+    impl = trainer._impl
+    ck = CheckpointedFit(trainer, workload, checkpoint, resume, recorder, preempt_exit_code, profiler)
+    ck.restore()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_epochs, initial=impl.epochs_done, unit="epoch")
+    record_epoch, step_hook = recorder_hooks(recorder, impl.epochs_done)
+
+    def epoch_hook(stats) -> None:
+        d = epoch_dict(stats)
+        trainer.history.append(d)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(**postfix(d))
+        if record_epoch is not None:
+            record_epoch(d)
+        if on_epoch is not None:
+            on_epoch(d)
+
+    try:
+        ck.run(fit_call, epoch_hook, step_hook)
+    finally:
+        if bar is not None:
+            bar.close()
+    return trainer.history

@@ -20,7 +20,7 @@ def test_committed_batch_scripts_are_what_the_profiles_generate(tmp_path):
     env = dict(os.environ, NAIRRCORE=f"{sys.executable} -m nairrcore")
     subprocess.run(["bash", str(REPO / "scripts" / "generate_job_scripts.sh"), str(tmp_path)], check=True, env=env)
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(generated) == 6
+    assert len(generated) == 7
     for rel in generated:
         assert (REPO / "scripts" / rel).read_text() == (tmp_path / rel).read_text(), f"regenerate scripts/{rel}"
     for sbatch in (REPO / "scripts" / "slurm").glob("*.sbatch"):

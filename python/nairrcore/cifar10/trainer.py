@@ -14,7 +14,7 @@ from nairrcore.cifar10.config import CLASSES, Cifar10Config
 from nairrcore.cifar10.dataset import Cifar10Data, ImageSet
 from nairrcore.checkpoint import atomic_torch_save
 from nairrcore.loader import augment_spec
-from nairrcore.training import CheckpointedFit, epoch_dict, recorder_hooks
+from nairrcore.training import run_fit
 
 EpochHook = Callable[[dict], None]
 
@@ -26,7 +26,7 @@ class Trainer:
     test set after each one, calling ``on_epoch`` with a dict per epoch.
     """
 
-    def __init__(self, config: Cifar10Config | None = None) -> None:
+    def __init__(self, config: Cifar10Config | None = None, *, group=None, bucket_mb: float = 25.0) -> None:
         self.config = (config or Cifar10Config()).validated()
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
@@ -45,6 +45,9 @@ class Trainer:
         fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"])
         self._model_config, self._fit_config = model, fit
         self._impl = _core.ImageTrainer(model, fit)
+        self._group = group
+        if group is not None:
+            self._impl.set_data_parallel(group, bucket_mb)
         self.history: list[dict] = []
 
     @property
@@ -54,37 +57,14 @@ class Trainer:
     def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
             recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
             profiler=None) -> list[dict]:
-        ck = CheckpointedFit(self, "cifar10", checkpoint, resume, recorder, preempt_exit_code,
-                             profiler)
-        ck.restore()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self._fit_config.epochs, initial=self._impl.epochs_done, unit="epoch")
-
-        record_epoch, step_hook = recorder_hooks(recorder, self._impl.epochs_done)
-
-        def epoch_hook(stats) -> None:
-            d = epoch_dict(stats)
-            self.history.append(d)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{d['train_loss']:.3f}", acc=f"{d.get('val_accuracy', 0):.3f}",
-                                rate=f"{d['samples_per_sec']:.0f}/s")
-            if record_epoch is not None:
-                record_epoch(d)
-            if on_epoch is not None:
-                on_epoch(d)
-
-        try:
-            train, test = data.train, data.test
-            ck.run(lambda eh, sh: self._impl.fit(train.images, train.labels, test.images, test.labels, eh, sh),
-                   epoch_hook, step_hook)
-        finally:
-            if bar is not None:
-                bar.close()
-        return self.history
+        train, test = data.train, data.test
+        return run_fit(self, "cifar10",
+                       lambda eh, sh: self._impl.fit(train.images, train.labels, test.images, test.labels, eh, sh),
+                       total_epochs=self._fit_config.epochs, on_epoch=on_epoch, progress=progress,
+                       recorder=recorder, checkpoint=checkpoint, resume=resume,
+                       preempt_exit_code=preempt_exit_code, profiler=profiler,
+                       postfix=lambda d: dict(loss=f"{d['train_loss']:.3f}", acc=f"{d.get('val_accuracy', 0):.3f}",
+                                              rate=f"{d['samples_per_sec']:.0f}/s"))
 
     def evaluate(self, split: ImageSet) -> dict:
         """Top-1 accuracy (with flip TTA if configured), loss, per-class accuracy, confusion matrix."""

@@ -11,7 +11,7 @@ import torch
 from nairrcore._config import enable_tf32
 from nairrcore._native import core as _core
 from nairrcore.checkpoint import atomic_torch_save
-from nairrcore.training import CheckpointedFit, epoch_dict, recorder_hooks
+from nairrcore.training import run_fit
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.forecasting.dataset import ForecastData, Split
 
@@ -25,7 +25,8 @@ class Trainer:
     with a dict per epoch (losses, train and validation seconds, samples/s).
     """
 
-    def __init__(self, config: ForecastConfig | None = None, *, inputs: int = 37) -> None:
+    def __init__(self, config: ForecastConfig | None = None, *, inputs: int = 37, group=None,
+                 bucket_mb: float = 25.0) -> None:
         self.config = (config or ForecastConfig()).validated()
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
@@ -35,6 +36,7 @@ class Trainer:
         model.outputs, model.dropout = 3, self.config.dropout
         self._model_config = model
         self._impl: _core.ForecastTrainer | None = None
+        self._group, self._bucket_mb = group, bucket_mb
         self.history: list[dict] = []
 
     def _fit_config(self, data: ForecastData | None) -> "_core.FitConfig":
@@ -56,6 +58,8 @@ class Trainer:
     def _ensure(self, data: ForecastData | None) -> "_core.ForecastTrainer":
         if self._impl is None:
             self._impl = _core.ForecastTrainer(self._model_config, self._fit_config(data))
+            if self._group is not None:
+                self._impl.set_data_parallel(self._group, self._bucket_mb)
         return self._impl
 
     @property
@@ -66,36 +70,13 @@ class Trainer:
             recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
             profiler=None) -> list[dict]:
         impl = self._ensure(data)
-        ck = CheckpointedFit(self, "forecasting", checkpoint, resume, recorder, preempt_exit_code,
-                             profiler)
-        ck.restore()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.config.epochs, initial=impl.epochs_done, unit="epoch")
-
-        record_epoch, step_hook = recorder_hooks(recorder, impl.epochs_done)
-
-        def epoch_hook(stats) -> None:
-            d = epoch_dict(stats)
-            self.history.append(d)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(train=f"{d['train_loss']:.4f}", val=f"{d['val_loss']:.4f}",
-                                rate=f"{d['samples_per_sec']:.0f}/s")
-            if record_epoch is not None:
-                record_epoch(d)
-            if on_epoch is not None:
-                on_epoch(d)
-
-        try:
-            train, val = data.train, data.val
-            ck.run(lambda eh, sh: impl.fit(train.x, train.y, val.x, val.y, eh, sh), epoch_hook, step_hook)
-        finally:
-            if bar is not None:
-                bar.close()
-        return self.history
+        train, val = data.train, data.val
+        return run_fit(self, "forecasting", lambda eh, sh: impl.fit(train.x, train.y, val.x, val.y, eh, sh),
+                       total_epochs=self.config.epochs, on_epoch=on_epoch, progress=progress, recorder=recorder,
+                       checkpoint=checkpoint, resume=resume, preempt_exit_code=preempt_exit_code,
+                       profiler=profiler,
+                       postfix=lambda d: dict(train=f"{d['train_loss']:.4f}", val=f"{d['val_loss']:.4f}",
+                                              rate=f"{d['samples_per_sec']:.0f}/s"))
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Next-day tmax, tmin (°F) and prcp (in) for standardised feature rows."""

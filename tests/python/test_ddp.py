@@ -1,0 +1,133 @@
+"""Data parallel through c10d with Gloo on CPU processes, on real data:
+launched by torchrun and by srun; equal to one process with the same global
+batch; a dead peer is an error, not a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import CIFAR_DIR, REPO
+from test_slurm import _wait, slurm  # noqa: F401  (fixture)
+
+FORECAST = ["cities=2", "width=64", "depth=2", "dropout=0", "batch_size=512", "epochs=2", "device=cpu"]
+TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_args(workload, params, model, *extra):
+    args = ["-m", "nairrcore", "train", workload, "--quiet", "--save-model", str(model), *extra]
+    for p in params:
+        args += ["--param", p]
+    return args
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def _history(stdout: str) -> list[dict]:
+    return json.loads(stdout.strip().splitlines()[-1])["history"]
+
+
+@pytest.fixture
+def forecast_params(weather_dir):
+    return FORECAST + [f"data={weather_dir}"]
+
+
+def test_torchrun_two_ranks_equal_one_process(forecast_params, tmp_path):
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           *_train_args("forecasting", forecast_params, tmp_path / "m{rank}.pt", "--distributed", "--timeout", "60")]
+    ddp = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    single = subprocess.run([sys.executable, *_train_args("forecasting", forecast_params, tmp_path / "one.pt")],
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    r0, r1, one = _state(tmp_path / "m0.pt"), _state(tmp_path / "m1.pt"), _state(tmp_path / "one.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)  # every rank holds the same parameters
+    for k in r0:
+        torch.testing.assert_close(r0[k], one[k], rtol=1e-3, atol=1e-4)
+    h_ddp, h_one = _history(ddp.stdout), _history(single.stdout)
+    for a, b in zip(h_ddp, h_one):
+        # global samples, not per rank: DistributedSampler padding repeats one row for an odd count
+        assert a["train_samples"] == b["train_samples"] + b["train_samples"] % 2
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+        assert len(a["rank_train_sec"]) == 2
+
+
+def test_torchrun_cifar_ranks_stay_identical(tmp_path):
+    params = ["model=fastnet", "widths=8,16,16", "train_limit=800", "test_limit=200", "batch_size=100", "epochs=1",
+              "device=cpu", f"data={CIFAR_DIR}"]
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           *_train_args("cifar10", params, tmp_path / "m{rank}.pt", "--distributed", "--timeout", "60",
+                        "--all-ranks-print")]
+    ddp = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    r0, r1 = _state(tmp_path / "m0.pt"), _state(tmp_path / "m1.pt")
+    params_only = [k for k in r0 if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(r0[k], r1[k]) for k in params_only)
+    accs = {json.loads(line)["history"][-1]["val_accuracy"] for line in ddp.stdout.strip().splitlines()}
+    assert len(accs) == 1  # evaluation reduced over both ranks
+
+
+def test_srun_two_tasks_under_slurm(slurm, forecast_params, tmp_path):  # noqa: F811
+    args = " ".join(_train_args("forecasting", forecast_params, tmp_path / "m{rank}.pt", "--distributed",
+                                "--timeout", "60"))
+    script = tmp_path / "ddp.sbatch"
+    script.write_text("\n".join([
+        "#!/bin/bash", "#SBATCH --job-name=nairrcore-ddp", "#SBATCH --ntasks=2", "#SBATCH --cpus-per-task=1",
+        "#SBATCH --mem=4G", "#SBATCH --time=00:10:00", f"#SBATCH --output={tmp_path}/ddp-%j.out",
+        f"cd {REPO}", f"srun {sys.executable} {args}", ""]))
+    sub = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip().split(";")[0]
+    state = _wait(job)
+    log = (tmp_path / f"ddp-{job}.out").read_text()
+    assert state == "COMPLETED", log[-3000:]
+    r0, r1 = _state(tmp_path / "m0.pt"), _state(tmp_path / "m1.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    assert len(_history(log.strip().splitlines()[-1])[-1]["rank_train_sec"]) == 2
+
+
+def test_a_dead_peer_is_a_clear_error_within_the_timeout(forecast_params, tmp_path):
+    port = str(_free_port())
+    long_run = [p for p in forecast_params if not p.startswith(("epochs", "batch_size", "width"))]
+    long_run += ["epochs=200", "batch_size=64", "width=256"]
+    procs = []
+    for rank in (0, 1):
+        env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=port)
+        ck = tmp_path / f"ck{rank}"
+        procs.append(subprocess.Popen([sys.executable, *_train_args("forecasting", long_run, tmp_path / "m.pt",
+                                                                     "--distributed", "--timeout", "20",
+                                                                     "--checkpoint-dir", str(ck),
+                                                                     "--checkpoint-every-steps", "20")],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    deadline = time.time() + 120
+    while not list((tmp_path / "ck0").glob("ckpt-*.sha256")) and time.time() < deadline:
+        time.sleep(0.1)  # training is under way once rank 0 has checkpointed
+    assert procs[0].poll() is None, procs[0].communicate()[1][-2000:]
+    procs[1].send_signal(signal.SIGKILL)
+    procs[1].wait()
+    t0 = time.time()
+    _, err = procs[0].communicate(timeout=120)
+    assert procs[0].returncode not in (0, None)
+    assert time.time() - t0 < 60
+    assert "distributed:" in err and "rank 0 of 2" in err, err[-2000:]
+    shutil.rmtree(tmp_path / "ck0", ignore_errors=True)
