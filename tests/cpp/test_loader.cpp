@@ -83,3 +83,51 @@ TEST_CASE("a batch held by the caller is not overwritten", "[loader]") {
   }
   CHECK(at::equal(first.x, copy));
 }
+
+namespace {
+// A loader whose worker threads fail on batch 2, as a reader error would.
+class FailingLoader final : public BatchLoader {
+ public:
+  explicit FailingLoader(LoaderOptions o) : BatchLoader(100, c10::Device("cpu"), o) { set_mode(false); }
+  ~FailingLoader() override { stop(); }
+
+ private:
+  void alloc_host(at::Tensor& hx, at::Tensor& hy) override {
+    hx = at::empty({options().batch_size, 1});
+    hy = at::empty({options().batch_size, 1});
+  }
+  void fill_host(const int64_t* index, int64_t n, at::Tensor& hx, at::Tensor& hy) override {
+    for (int64_t i = 0; i < n; ++i)
+      if (index[i] == order_of_failure) throw DataError("broken.csv:7: the original message");
+    hx.narrow(0, 0, n).fill_(1);
+    hy.narrow(0, 0, n).fill_(1);
+  }
+  void make_resident(const at::Tensor&, const int64_t*, int64_t, Batch&) override {}
+
+ public:
+  int64_t order_of_failure = -1;
+};
+}  // namespace
+
+TEST_CASE("an exception in a loader thread reaches the consumer with its message", "[loader][errors]") {
+  LoaderOptions o;
+  o.batch_size = 10;
+  o.workers = 2;
+  o.shuffle = false;
+  FailingLoader loader(o);
+  loader.order_of_failure = 25;  // in batch 2
+  Batch b;
+  CHECK(loader.next(b));
+  CHECK(loader.next(b));
+  CHECK_THROWS_WITH(
+      [&] {
+        while (loader.next(b)) {
+        }
+      }(),
+      Catch::Contains("broken.csv:7: the original message"));
+  loader.order_of_failure = -1;  // the loader is usable again after the error
+  loader.set_epoch(1);
+  int batches = 0;
+  while (loader.next(b)) ++batches;
+  CHECK(batches == 10);
+}
