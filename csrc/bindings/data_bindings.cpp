@@ -44,10 +44,29 @@ void bind_data(py::module_& m) {
       .def_readonly("usable_rows", &WeatherDataset::usable_rows)
       .def_readonly("feature_names", &WeatherDataset::feature_names);
 
-  m.def("select_cities", &select_cities, py::arg("dir"), py::arg("ids"), py::arg("first_n"),
+  m.def("select_cities",
+        py::overload_cast<const std::string&, const std::vector<std::string>&, int64_t>(&select_cities),
+        py::arg("dir"), py::arg("ids"), py::arg("first_n"),
         py::call_guard<py::gil_scoped_release>());
-  m.def("build_weather_dataset", &build_weather_dataset, py::arg("dir"), py::arg("cities"),
-        py::arg("spec"), py::arg("threads") = 0, py::call_guard<py::gil_scoped_release>());
+  m.def("build_weather_dataset",
+        py::overload_cast<const std::string&, const std::vector<CityInfo>&, const FeatureSpec&, int>(
+            &build_weather_dataset),
+        py::arg("dir"), py::arg("cities"), py::arg("spec"), py::arg("threads") = 0,
+        py::call_guard<py::gil_scoped_release>());
+  // The same from files already in memory (an archive's members): {name: bytes}.
+  m.def("select_cities_in_memory", [](const std::string& label, std::map<std::string, std::string> contents,
+                                      const std::vector<std::string>& ids, int64_t first_n) {
+    auto files = DataFiles::in_memory(label, std::move(contents));
+    py::gil_scoped_release nogil;
+    return select_cities(files, ids, first_n);
+  }, py::arg("label"), py::arg("contents"), py::arg("ids"), py::arg("first_n"));
+  m.def("build_weather_dataset_in_memory", [](const std::string& label, std::map<std::string, std::string> contents,
+                                              const std::vector<CityInfo>& cities, const FeatureSpec& spec,
+                                              int threads) {
+    auto files = DataFiles::in_memory(label, std::move(contents));
+    py::gil_scoped_release nogil;
+    return build_weather_dataset(files, cities, spec, threads);
+  }, py::arg("label"), py::arg("contents"), py::arg("cities"), py::arg("spec"), py::arg("threads") = 0);
   m.def("read_city_series", [](const std::string& path, const std::string& id) {
     CitySeries s;
     {

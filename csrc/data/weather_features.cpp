@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <sys/stat.h>
 #include <limits>
 #include <set>
 
@@ -17,16 +16,6 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const char* kVars[] = {"tmax", "tmin", "prcp"};
 
-// std::filesystem is avoided on purpose: libtorch exports its own copies of
-// some of its symbols, built against another libstdc++.
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir.empty() || dir.back() == '/' ? dir + name : dir + "/" + name;
-}
-
-bool is_regular_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 constexpr double kTwoPi = 6.283185307179586;
 }  // namespace
 
@@ -57,14 +46,20 @@ std::vector<std::string> FeatureSpec::feature_names() const {
 
 std::vector<CityInfo> select_cities(const std::string& dir, const std::vector<std::string>& ids,
                                     int64_t first_n) {
-  auto all = read_city_info(join_path(dir, "city_info.csv"));
+  return select_cities(DataFiles::folder(dir), ids, first_n);
+}
+
+std::vector<CityInfo> select_cities(const DataFiles& files, const std::vector<std::string>& ids,
+                                    int64_t first_n) {
+  const std::string info_path = files.path("city_info.csv");
+  auto all = parse_city_info(files.read("city_info.csv"), info_path);
   if (!ids.empty()) {
     std::vector<CityInfo> picked;
     std::set<std::string> seen;
     for (const auto& id : ids) {
       auto it = std::find_if(all.begin(), all.end(), [&](const CityInfo& c) { return c.id == id; });
       if (it == all.end()) {
-        throw ConfigError("cities: unknown city ID '" + id + "' (not in " + dir + "/city_info.csv)");
+        throw ConfigError("cities: unknown city ID '" + id + "' (not in " + info_path + ")");
       }
       if (seen.insert(id).second) picked.push_back(*it);
     }
@@ -75,7 +70,7 @@ std::vector<CityInfo> select_cities(const std::string& dir, const std::vector<st
   if (first_n > 0) {
     NAIRR_CHECK_ARG(first_n <= static_cast<int64_t>(all.size()),
                     "cities: asked for the first " + std::to_string(first_n) + " cities but " +
-                        dir + "/city_info.csv lists " + std::to_string(all.size()));
+                        info_path + " lists " + std::to_string(all.size()));
     all.resize(first_n);
   }
   return all;
@@ -145,6 +140,11 @@ void fit_scaler(const at::Tensor& x, at::Tensor& mean, at::Tensor& scale) {
 
 WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<CityInfo>& cities,
                                      const FeatureSpec& spec, int threads) {
+  return build_weather_dataset(DataFiles::folder(dir), cities, spec, threads);
+}
+
+WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<CityInfo>& cities,
+                                     const FeatureSpec& spec, int threads) {
   spec.validate();
   NAIRR_CHECK_ARG(!cities.empty(), "cities: expected at least one city");
   const int F = spec.num_features();
@@ -153,20 +153,21 @@ WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<C
   WeatherDataset ds;
   ds.cities = cities;
   ds.feature_names = spec.feature_names();
-  ds.files.push_back(join_path(dir, "city_info.csv"));
+  ds.files.push_back(files.path("city_info.csv"));
   ds.raw_rows.assign(C, 0);
   ds.usable_rows.assign(C, 0);
   for (const auto& c : cities) {
-    ds.files.push_back(join_path(dir, c.id + ".csv"));
+    ds.files.push_back(files.path(c.id + ".csv"));
   }
 
   parallel_for(C, threads, [&](int64_t c) {
     const std::string& path = ds.files[c + 1];
-    if (!is_regular_file(path)) {
+    const std::string name = cities[c].id + ".csv";
+    if (!files.exists(name)) {
       throw DataError(path + ": city " + cities[c].id +
                       " is listed in city_info.csv but its file is missing");
     }
-    auto series = read_city_series(path, cities[c].id);
+    auto series = parse_city_series(files.read(name), path, cities[c].id);
     ds.raw_rows[c] = static_cast<int64_t>(series.days.size());
     per_city[c] = compute_city_features(series, cities[c], spec);
     ds.usable_rows[c] = static_cast<int64_t>(per_city[c].day.size());
@@ -210,7 +211,7 @@ WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<C
   });
 
   if (total[0] == 0) {
-    throw DataError(dir + ": no training rows on or before " + format_date(spec.train_end) +
+    throw DataError(files.path("") + ": no training rows on or before " + format_date(spec.train_end) +
                     " in the selected cities");
   }
   fit_scaler(ds.train.x, ds.mean, ds.scale);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data_files.h"
 #include "data/weather_reader.h"
 
 namespace nairrcore::data {
@@ -54,8 +55,12 @@ struct WeatherDataset {
 // the first `first_n` by ID, or the listed IDs (unknown ID: ConfigError).
 std::vector<CityInfo> select_cities(const std::string& dir, const std::vector<std::string>& ids,
                                     int64_t first_n);
+std::vector<CityInfo> select_cities(const DataFiles& files, const std::vector<std::string>& ids,
+                                    int64_t first_n);
 
 WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<CityInfo>& cities,
+                                     const FeatureSpec& spec, int threads);
+WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<CityInfo>& cities,
                                      const FeatureSpec& spec, int threads);
 
 // Raw per-city feature rows before splitting: exposed for tests.

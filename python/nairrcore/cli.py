@@ -59,7 +59,7 @@ def _cmd_train(args) -> int:
 
         config = wl.ForecastConfig.from_env(environ=environ)
         data = wl.load(config.data, cities=config.city_ids or config.cities, lags=config.lags,
-                       windows=config.windows, threads=config.threads)
+                       windows=config.windows, threads=config.threads, in_memory=config.in_memory)
         trainer = wl.Trainer(config, inputs=data.num_features, group=group, bucket_mb=args.bucket_mb)
     else:
         from nairrcore import cifar10 as wl

@@ -29,6 +29,7 @@ class ForecastConfig(EnvConfig):
     workers: int = 1                     # loader threads when streaming
     prefetch: int = 4                    # batches ready ahead
     threads: int = 0                     # feature threads (0: all cores)
+    in_memory: bool = False              # read an archive's members in memory, never extract
 
     def validated(self) -> "ForecastConfig":
         checks = [

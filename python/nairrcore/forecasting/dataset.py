@@ -54,6 +54,8 @@ class ForecastData:
     prep_seconds: float
     source: str
     targets: tuple[str, ...] = ("tmax", "tmin", "prcp")
+    read_bytes: int = 0        # in-memory reads: bytes decompressed from the archive
+    read_seconds: float = 0.0
     _fingerprint: dict | None = field(default=None, repr=False)
 
     @property
@@ -63,7 +65,7 @@ class ForecastData:
     @cached_property
     def fingerprint(self) -> dict:
         """Content hash of every file read and the row counts (computed on first use)."""
-        fp = fingerprint_files(self.files)
+        fp = dict(self._fingerprint) if self._fingerprint else fingerprint_files(self.files)
         fp.update(
             cities=len(self.cities),
             raw_rows=sum(self.raw_rows),
@@ -78,44 +80,95 @@ class ForecastData:
             "features": self.num_features,
             "rows": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
             "prep_seconds": round(self.prep_seconds, 3),
+            **({"read_mb_per_s": round(self.read_bytes / 1e6 / max(self.read_seconds, 1e-9), 1)}
+               if self.read_bytes else {}),
         }
 
 
 def load(path: str | os.PathLike | None = None, *, cities: int | list[str] | tuple[str, ...] = 210,
          lags: tuple[int, ...] = (1, 3, 7, 14, 30, 60), windows: tuple[int, ...] = (7, 30),
          train_end: str = "2016-12-31", val_end: str = "2019-12-31", threads: int = 0,
-         verify: bool = True) -> ForecastData:
+         verify: bool = True, in_memory: bool = False) -> ForecastData:
     """Read the city files and build features, targets, splits and scaling in C++.
 
     ``path``: the extracted ``USdata`` folder, the published archive, or None to
     use (and if needed download) the cached copy. ``cities``: the first N by ID
     (0 or 210 for all) or a list of IDs. ``verify``: check city_info.csv against
     the published checksum (off for a modified copy of the data set).
+    ``in_memory``: with an archive ``path``, read its members into memory and
+    never extract them (one file opened instead of 211; for parallel file systems).
     """
+    if in_memory and path is not None and Path(path).is_file():
+        return _load_archive(Path(path), cities, lags, windows, train_end, val_end, threads, verify)
     folder = fetch("weather", source=path, verify=verify) if path is not None else fetch("weather", verify=verify)
+    ids, first_n = _city_selection(cities)
+    spec = _feature_spec(lags, windows, train_end, val_end)
+    t0 = time.perf_counter()
+    selected = _core.select_cities(str(folder), ids, first_n)
+    raw = _core.build_weather_dataset(str(folder), selected, spec, threads)
+    return _data(raw, time.perf_counter() - t0, str(Path(folder).resolve()))
+
+
+def _city_selection(cities) -> tuple[list[str], int]:
     if isinstance(cities, int):
-        ids, first_n = [], cities
-    else:
-        ids, first_n = list(cities), 0
-        if not ids:
-            raise ConfigError("cities: expected a count or a non-empty list of city IDs")
+        return [], cities
+    if not list(cities):
+        raise ConfigError("cities: expected a count or a non-empty list of city IDs")
+    return list(cities), 0
+
+
+def _feature_spec(lags, windows, train_end, val_end) -> "_core.FeatureSpec":
     spec = _core.FeatureSpec()
     spec.lags = list(lags)
     spec.windows = list(windows)
     spec.train_end = _days(train_end)
     spec.val_end = _days(val_end)
-    t0 = time.perf_counter()
-    selected = _core.select_cities(str(folder), ids, first_n)
-    raw = _core.build_weather_dataset(str(folder), selected, spec, threads)
-    prep = time.perf_counter() - t0
+    return spec
+
+
+def _data(raw, prep: float, source: str, **extra) -> ForecastData:
     split = lambda s: Split(s.x, s.y, s.city, s.day)  # noqa: E731
     return ForecastData(
         train=split(raw.train), val=split(raw.val), test=split(raw.test),
         cities=[{"id": c.id, "name": c.name, "lat": c.lat, "lon": c.lon} for c in raw.cities],
         feature_names=list(raw.feature_names), mean=raw.mean, scale=raw.scale,
         files=list(raw.files), raw_rows=list(raw.raw_rows), usable_rows=list(raw.usable_rows),
-        prep_seconds=prep, source=str(Path(folder).resolve()),
+        prep_seconds=prep, source=source, **extra,
     )
+
+
+def _load_archive(archive: Path, cities, lags, windows, train_end, val_end, threads, verify) -> ForecastData:
+    """Features straight from the published archive's members, held in memory."""
+    import hashlib
+    import tarfile
+
+    from nairrcore.data.fetch import DATASETS
+    from nairrcore.data.fingerprint import fingerprint_blobs
+
+    t0 = time.perf_counter()
+    contents: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                name = Path(member.name).name
+                if member.isfile() and name.endswith(".csv"):
+                    contents[name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{archive}: cannot read archive ({type(exc).__name__}: {exc})") from exc
+    if "city_info.csv" not in contents:
+        raise DataError(f"{archive}: has no city_info.csv; not the weather data set")
+    expected = DATASETS["weather"].content_sha256["city_info.csv"]
+    if verify and hashlib.sha256(contents["city_info.csv"]).hexdigest() != expected:
+        raise DataError(f"{archive}:city_info.csv: sha256 does not match the published {expected}")
+    read_sec = time.perf_counter() - t0
+    ids, first_n = _city_selection(cities)
+    spec = _feature_spec(lags, windows, train_end, val_end)
+    selected = _core.select_cities_in_memory(str(archive), contents, ids, first_n)
+    raw = _core.build_weather_dataset_in_memory(str(archive), contents, selected, spec, threads)
+    used = ["city_info.csv"] + [f"{c.id}.csv" for c in selected]
+    fp = fingerprint_blobs([(name, contents[name]) for name in used])
+    return _data(raw, time.perf_counter() - t0, str(archive.resolve()), read_bytes=sum(map(len, contents.values())),
+                 read_seconds=read_sec, _fingerprint=fp)
 
 
 __all__ = ["DataError", "ForecastData", "Split", "load"]
