@@ -22,6 +22,7 @@ import forecasting_oracle  # noqa: E402
 
 import nairrcore  # noqa: E402
 from nairrcore import forecasting as fc  # noqa: E402
+from nairrcore.evidence.telemetry import Sampler, mean_train_gpu_util  # noqa: E402
 from nairrcore.forecasting.model import MLP  # noqa: E402
 
 
@@ -81,15 +82,50 @@ def ours(args, device):
     n = sum(len(xb) for xb, _ in loader)
     loader_rate = n / (time.perf_counter() - t0)
     cfg = fc.ForecastConfig(width=args.width, depth=args.depth, epochs=args.epochs, batch_size=args.batch_size,
-                            lr=args.lr, seed=args.seed, device=str(device), precision="fp32")
+                            lr=args.lr, seed=args.seed, device=str(device), precision=args.precision)
     trainer = fc.Trainer(cfg)
     t_all = time.perf_counter()
+    sampler = Sampler(interval=0.2).start()
+    sampler.phase = "train_epoch_0"
     hist = trainer.fit(data)
+    util = mean_train_gpu_util(sampler.stop())
     mae = trainer.evaluate(data.test, data)["mae"]
     train_sec = sum(h["train_sec"] for h in hist)
     return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate,
             "train_samples_per_sec": sum(h["train_samples"] for h in hist) / train_sec,
-            "end_to_end_sec": prep + time.perf_counter() - t_all, "test_mae": mae, "train_rows": len(data.train)}
+            "end_to_end_sec": prep + time.perf_counter() - t_all, "test_mae": mae, "train_rows": len(data.train),
+            "precision": trainer.precision, "mean_gpu_util_percent": util}
+
+
+def compute_ceiling(args, device, steps: int = 200) -> dict:
+    """The same MLP step (AdamW, SmoothL1, same precision) on random tensors
+    already on the device: no data pipeline at all. nairrcore's training
+    samples/s is compared against this."""
+    torch.manual_seed(args.seed)
+    model = MLP(37, args.width, args.depth, 3, 0.1).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
+    x = torch.randn(args.batch_size, 37, device=device)
+    y = torch.randn(args.batch_size, 3, device=device)
+    precision = fc.ForecastConfig(precision=args.precision).resolve_precision(device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def step():
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = torch.nn.functional.smooth_l1_loss(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    for _ in range(20):
+        step()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    torch.cuda.synchronize()
+    return {"samples_per_sec": steps * args.batch_size / (time.perf_counter() - t0), "precision": precision}
 
 
 def main():
@@ -104,6 +140,7 @@ def main():
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (nairrcore threads: max(1, this))")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", help="nairrcore's precision (auto: bf16/fp16 on GPUs)")
     p.add_argument("--out")
     args = p.parse_args()
     device = torch.device(args.device)
@@ -118,6 +155,12 @@ def main():
                     "train": ratio("train_samples_per_sec"), "end_to_end": ratio("end_to_end_sec", True)},
         "mae_rel_diff": {k: mine["test_mae"][k] / base["test_mae"][k] - 1 for k in base["test_mae"]},
     }
+    if device.type == "cuda":
+        ceiling = compute_ceiling(args, device)
+        result["gpu"] = {"compute_ceiling": ceiling,
+                         "fraction_of_ceiling": mine["train_samples_per_sec"] / ceiling["samples_per_sec"],
+                         "target_fraction_of_ceiling": 0.85, "target_speedup_over_baseline": 3.0,
+                         "mean_gpu_util_percent": mine["mean_gpu_util_percent"], "target_gpu_util_percent": 90}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
