@@ -75,9 +75,20 @@ def enable_tf32(device: torch.device) -> bool:
     return True
 
 
+def check_precision(precision: str, device_type: str, capability: tuple[int, int] | None) -> str:
+    """ConfigError when the device cannot run ``precision`` (a pool may hand out any GPU)."""
+    if precision == "bf16" and device_type == "cuda" and capability is not None and capability[0] < 8:
+        raise ConfigError(f"precision: bf16 needs compute capability >= 8.0, this GPU has "
+                          f"{capability[0]}.{capability[1]}; use fp16 (with loss scaling) or auto")
+    if precision == "fp16" and device_type != "cuda":
+        raise ConfigError("precision: fp16 needs a GPU; use fp32 or bf16 on the CPU, or auto")
+    return precision
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     if precision != "auto":
-        return precision
+        capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
+        return check_precision(precision, device.type, capability)
     capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
     return auto_precision(device.type, capability)
 

@@ -3,7 +3,8 @@
 import pytest
 
 import nairrcore
-from nairrcore._config import auto_precision
+from nairrcore._config import auto_precision, check_precision
+from nairrcore.errors import ConfigError
 
 # (device, compute capability) -> precision; the GPUs of the supported platforms.
 TABLE = [
@@ -32,3 +33,12 @@ def test_build_info_lists_the_compiled_architectures():
     assert archs and all(a.replace("+PTX", "").replace(".", "").isdigit() for a in archs)
     assert archs[-1].endswith("+PTX")  # PTX for GPUs newer than the list
     assert "9.0" in archs[-1] or "9.0" in archs
+
+
+def test_a_precision_the_device_lacks_fails_clearly():
+    with pytest.raises(ConfigError, match="bf16 needs compute capability >= 8.0, this GPU has 7.5"):
+        check_precision("bf16", "cuda", (7, 5))
+    with pytest.raises(ConfigError, match="fp16 needs a GPU"):
+        check_precision("fp16", "cpu", None)
+    assert check_precision("bf16", "cpu", None) == "bf16"
+    assert check_precision("fp16", "cuda", (6, 1)) == "fp16"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from nairrcore import sweep
 from nairrcore.errors import ConfigError
@@ -75,3 +76,22 @@ def test_four_point_sweep_as_a_slurm_job_array(slurm, weather_dir, tmp_path):  #
         assert state == "COMPLETED", (tmp_path / f"nairrcore-forecasting-{job_id}_{task}.out")
     sweep.summarize([tmp_path / "runs"], tmp_path / "summary")
     _check_summary(tmp_path / "summary", tmp_path / "runs")
+
+
+def test_ensemble_averages_the_members_probabilities(cifar, tmp_path):
+    from nairrcore import cifar10
+    from nairrcore.cifar10.dataset import Cifar10Data
+
+    data = Cifar10Data(train=cifar.train.head(400), test=cifar.test.head(50), source="", prep_seconds=0,
+                       read_bytes=0, fingerprint={})
+    paths = []
+    for seed in (1, 2):
+        t = cifar10.Trainer(cifar10.Cifar10Config(model="fastnet", widths=(8, 16, 16), epochs=1, batch_size=100,
+                                                  device="cpu", seed=seed))
+        t.fit(data)
+        paths.append(t.save(tmp_path / f"m{seed}.pt"))
+    members = [cifar10.load_model(p).predict_proba(data.test.images) for p in paths]
+    mean = sweep.ensemble_predictions(paths, data.test.images)
+    assert not torch.equal(members[0], members[1])
+    torch.testing.assert_close(mean, (members[0] + members[1]) / 2)
+    torch.testing.assert_close(mean.sum(1), torch.ones(50))
