@@ -21,3 +21,6 @@ $NAIRRCORE script notebooks/cifar10.ipynb --platform delta --account YOUR_ACCOUN
 $NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --param model=fastnet --param train_limit=0 \
   --param test_limit=0 --param epochs=10 -o "$DEST/htcondor/cifar10.sub" >/dev/null
 $NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --array 4 -o "$DEST/htcondor/sweep.sub" >/dev/null
+# data parallel over the 4 GPUs of one slot
+$NAIRRCORE script notebooks/cifar10.ipynb --platform chtc --train cifar10 --tasks-per-node 4 \
+  --param model=resnet18 -o "$DEST/htcondor/cifar10-ddp-4gpu.sub" >/dev/null

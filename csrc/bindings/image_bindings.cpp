@@ -127,6 +127,7 @@ void bind_images(py::module_& m) {
       .def_readwrite("data_on_device", &ImageFitConfig::data_on_device)
       .def_readwrite("workers", &ImageFitConfig::workers)
       .def_readwrite("prefetch", &ImageFitConfig::prefetch)
+      .def_readwrite("accumulate", &ImageFitConfig::accumulate)
       .def_readwrite("eval_batch_size", &ImageFitConfig::eval_batch_size)
       .def_readwrite("augment", &ImageFitConfig::augment);
 

@@ -25,7 +25,8 @@ void bind_train(py::module_& m) {
       .def_readwrite("precision", &FitConfig::precision)
       .def_readwrite("data_on_device", &FitConfig::data_on_device)
       .def_readwrite("workers", &FitConfig::workers)
-      .def_readwrite("prefetch", &FitConfig::prefetch);
+      .def_readwrite("prefetch", &FitConfig::prefetch)
+      .def_readwrite("accumulate", &FitConfig::accumulate);
 
   py::class_<EpochStats>(m, "EpochStats")
       .def_readonly("epoch", &EpochStats::epoch)

@@ -146,7 +146,10 @@ void BatchLoader::worker_loop() {
       ready.slot = std::move(slot);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!error_) error_ = std::current_exception();
+      if (!error_ || b < error_batch_) {
+        error_ = std::current_exception();
+        error_batch_ = b;
+      }
       cv_.notify_all();
       return;
     }
@@ -183,20 +186,21 @@ bool BatchLoader::next(Batch& out, const std::function<void()>& poll) {
       has_in_use_ = false;
     }
     while (true) {
-      if (error_) {
-        auto err = error_;
-        lock.unlock();
-        stop();
-        std::rethrow_exception(err);
-      }
+      // Batches made before a worker failed are still handed out in order.
       auto it = ready_.find(b);
       if (it != ready_.end()) {
         ready = std::move(it->second);
         ready_.erase(it);
         break;
       }
+      if (error_ && b >= error_batch_) {
+        auto err = error_;
+        lock.unlock();
+        stop();
+        std::rethrow_exception(err);
+      }
       if (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] {
-            return error_ || ready_.count(b) > 0;
+            return (error_ && b >= error_batch_) || ready_.count(b) > 0;
           })) {
         if (poll) {
           lock.unlock();

@@ -124,6 +124,7 @@ class BatchLoader {
   bool stopping_ = false;
   bool running_ = false;
   std::exception_ptr error_;
+  int64_t error_batch_ = 0;  // the earliest batch a worker failed on
 };
 
 }  // namespace nairrcore::data

@@ -54,7 +54,11 @@ void GradientSync::on_grad(size_t k, const at::Tensor& grad) {
   std::lock_guard<std::mutex> lock(mutex_);
   const Slot& s = slots_[k];
   Bucket& b = buckets_[s.bucket];
-  b.flat.narrow(0, s.offset, s.numel).view(grad.sizes()).copy_(grad);
+  auto slot = b.flat.narrow(0, s.offset, s.numel).view(grad.sizes());
+  slot.copy_(grad);
+  // Accumulating micro-batches: .grad already holds the earlier ones (hooks
+  // see the new gradient before it is added).
+  if (params_[k].grad().defined()) slot.add_(params_[k].grad().view(grad.sizes()));
   if (--b.pending == 0) launch(b);
 }
 

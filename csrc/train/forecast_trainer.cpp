@@ -20,6 +20,7 @@ namespace F = torch::nn::functional;
 void FitConfig::validate() const {
   NAIRR_CHECK_ARG(epochs >= 0, "epochs: expected >= 0, got " + std::to_string(epochs));
   NAIRR_CHECK_ARG(batch_size >= 1, "batch_size: expected >= 1, got " + std::to_string(batch_size));
+  NAIRR_CHECK_ARG(accumulate >= 1, "accumulate: expected >= 1, got " + std::to_string(accumulate));
   NAIRR_CHECK_ARG(lr > 0, "lr: expected > 0, got " + std::to_string(lr));
   NAIRR_CHECK_ARG(weight_decay >= 0, "weight_decay: expected >= 0, got " + std::to_string(weight_decay));
 }
@@ -100,7 +101,11 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
                                     F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
       {
         RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
-        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce)) ++progress_.skipped;
+        const int acc = static_cast<int>(config_.accumulate);
+        const bool first = batch.index % acc == 0;
+        const bool last = batch.index % acc == acc - 1 || batch.index + 1 == batches;
+        if (grad_sync) grad_sync->set_enabled(last);
+        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce, first, last, acc)) ++progress_.skipped;
       }
       progress_.loss_total += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
       progress_.samples += x.size(0);

@@ -30,6 +30,7 @@ struct FitConfig {
   bool data_on_device = true;  // GPU: keep the data resident (else stream it)
   int workers = 1;
   int prefetch = 4;
+  int64_t accumulate = 1;  // micro-batches per optimiser step (data parallel: sync on the last)
   void validate() const;
 };
 

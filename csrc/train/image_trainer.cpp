@@ -45,6 +45,7 @@ void ImageFitConfig::validate() const {
   NAIRR_CHECK_ARG(label_smoothing >= 0 && label_smoothing < 1, "label_smoothing: expected 0 <= x < 1");
   NAIRR_CHECK_ARG(lr_peak >= 0 && lr_peak <= 1, "lr_peak: expected a fraction of the steps in [0, 1]");
   NAIRR_CHECK_ARG(eval_batch_size >= 1, "eval_batch_size: expected >= 1");
+  NAIRR_CHECK_ARG(accumulate >= 1, "accumulate: expected >= 1, got " + std::to_string(accumulate));
   augment.validate();
 }
 
@@ -186,7 +187,11 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
       if (!config_.loss_sum) loss = loss / n;
       {
         RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
-        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce)) ++progress_.skipped;
+        const int acc = static_cast<int>(config_.accumulate);
+        const bool first = batch.index % acc == 0;
+        const bool last = batch.index % acc == acc - 1 || batch.index + 1 == batches;
+        if (grad_sync) grad_sync->set_enabled(last);
+        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce, first, last, acc)) ++progress_.skipped;
       }
       progress_.loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
       progress_.samples += x.size(0);

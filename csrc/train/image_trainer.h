@@ -42,6 +42,7 @@ struct ImageFitConfig {
   bool data_on_device = true;  // GPU: keep the data set resident
   int workers = 2;
   int prefetch = 4;
+  int64_t accumulate = 1;  // micro-batches per optimiser step (data parallel: sync on the last)
   int64_t eval_batch_size = 1000;
   data::AugmentSpec augment;
   void validate() const;

@@ -21,13 +21,18 @@ std::vector<at::Tensor> gradients(const std::vector<at::Tensor>& params);
 
 // backward() of the (scaled) loss, unscale, optimizer step unless a gradient
 // is inf/NaN, scaler update. Returns whether the step was taken.
-// `after_backward` (e.g. the data-parallel gradient all-reduce) runs between
-// backward and unscaling.
+// One (micro-)batch of an optimiser step: backward of the scaled loss and, on
+// the last micro-batch of a step that accumulates `accumulate` of them,
+// `after_backward` (e.g. the data-parallel gradient all-reduce), unscaling,
+// the optimiser step unless a gradient is inf/NaN, and the scaler update.
+// Returns false only when a step was skipped.
 template <typename Optimizer>
 bool scaled_step(const at::Tensor& loss, LossScaler& scaler, Optimizer& optimizer,
-                 const std::vector<at::Tensor>& params, const std::function<void()>& after_backward = {}) {
-  optimizer.zero_grad(true);
-  scaler.scale(loss).backward();
+                 const std::vector<at::Tensor>& params, const std::function<void()>& after_backward = {},
+                 bool first_micro = true, bool last_micro = true, int accumulate = 1) {
+  if (first_micro) optimizer.zero_grad(true);
+  scaler.scale(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
+  if (!last_micro) return true;
   if (after_backward) after_backward();
   const bool finite = scaler.unscale(gradients(params));
   if (finite) optimizer.step();

@@ -107,16 +107,24 @@ def htcondor_submit(spec: JobSpec) -> str:
     profile = _profile(spec)
     gpus = profile.get("gpus", 1) if spec.gpus is None else spec.gpus
     params = " ".join(spec.params)
+    if spec.nodes > 1:
+        raise ConfigError("HTCondor jobs run on one machine: data parallel over its GPUs (--tasks-per-node), "
+                          "not over several nodes")
+    if spec.train:
+        # several GPUs of one slot: torchrun starts one process per GPU inside the job
+        gpus = max(gpus, spec.tasks_per_node)
     lines = [
         f"# nairrcore on {spec.platform} ({profile.get('accelerator')}): one job per line of params.txt"
         if spec.array else f"# nairrcore on {spec.platform} ({profile.get('accelerator')})",
         "universe = container",
         f"container_image = {spec.container_image}",
-        "executable = scripts/htcondor/run_notebook.sh",
-        f"arguments = {spec.notebook} {spec.platform} $(params)" if spec.array
-        else f"arguments = {spec.notebook} {spec.platform} {params}".rstrip(),
-        f"transfer_input_files = {spec.container_image}, notebooks" if not spec.container_image.startswith(("docker://", "osdf://"))
-        else "transfer_input_files = notebooks",
+        "executable = scripts/htcondor/run_ddp.sh" if spec.train else "executable = scripts/htcondor/run_notebook.sh",
+        (f"arguments = {spec.train} {spec.tasks_per_node} {params}".rstrip() if spec.train
+         else f"arguments = {spec.notebook} {spec.platform} $(params)" if spec.array
+         else f"arguments = {spec.notebook} {spec.platform} {params}".rstrip()),
+        f"transfer_input_files = {spec.container_image}, notebooks, scripts/htcondor"
+        if not spec.container_image.startswith(("docker://", "osdf://"))
+        else "transfer_input_files = notebooks, scripts/htcondor",
         "should_transfer_files = YES",
         "when_to_transfer_output = ON_EXIT_OR_EVICT",
         "transfer_output_files = outputs",

@@ -71,8 +71,9 @@ def test_torchrun_two_ranks_equal_one_process(forecast_params, tmp_path):
         assert len(a["rank_train_sec"]) == 2
 
 
-def test_torchrun_cifar_ranks_stay_identical(tmp_path):
-    params = ["model=fastnet", "widths=8,16,16", "train_limit=800", "test_limit=200", "batch_size=100", "epochs=1",
+def test_torchrun_cifar_resnet_ranks_stay_identical(tmp_path):
+    # ResNet-18 (the scaling study's model): 4 steps of a global batch of 16
+    params = ["model=resnet18", "train_limit=64", "test_limit=32", "batch_size=16", "epochs=1",
               "device=cpu", f"data={CIFAR_DIR}"]
     cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
            *_train_args("cifar10", params, tmp_path / "m{rank}.pt", "--distributed", "--timeout", "60",
@@ -131,3 +132,20 @@ def test_a_dead_peer_is_a_clear_error_within_the_timeout(forecast_params, tmp_pa
     assert time.time() - t0 < 60
     assert "distributed:" in err and "rank 0 of 2" in err, err[-2000:]
     shutil.rmtree(tmp_path / "ck0", ignore_errors=True)
+
+
+def test_gradient_accumulation_over_ranks_equals_one_big_batch(forecast_params, tmp_path):
+    """2 ranks x 2 micro-batches of 256 (sync on the second) = one process, batch 512."""
+    small = [p for p in forecast_params if not p.startswith("batch_size")]
+    cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           *_train_args("forecasting", small + ["batch_size=256", "accumulate=2"], tmp_path / "m{rank}.pt",
+                        "--distributed", "--timeout", "60")]
+    ddp = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = subprocess.run([sys.executable, *_train_args("forecasting", small + ["batch_size=512"], tmp_path / "one.pt")],
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    r0, r1, ref = _state(tmp_path / "m0.pt"), _state(tmp_path / "m1.pt"), _state(tmp_path / "one.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    for k in r0:
+        torch.testing.assert_close(r0[k], ref[k], rtol=1e-3, atol=1e-4)

@@ -20,7 +20,7 @@ def test_committed_batch_scripts_are_what_the_profiles_generate(tmp_path):
     env = dict(os.environ, NAIRRCORE=f"{sys.executable} -m nairrcore")
     subprocess.run(["bash", str(REPO / "scripts" / "generate_job_scripts.sh"), str(tmp_path)], check=True, env=env)
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(generated) == 7
+    assert len(generated) == 8
     for rel in generated:
         assert (REPO / "scripts" / rel).read_text() == (tmp_path / rel).read_text(), f"regenerate scripts/{rel}"
     for sbatch in (REPO / "scripts" / "slurm").glob("*.sbatch"):
@@ -50,6 +50,6 @@ def test_container_recipes_install_the_tested_environment():
     sections = re.findall(r"^%(\w+)", apptainer, re.M)
     assert {"files", "post", "environment", "runscript", "test"} <= set(sections)
     assert "env_exports/dev/requirements.txt" in apptainer
-    for script in ["htcondor/run_notebook.sh", "cloud/aws_g4dn.sh", "cloud/jetstream2.sh",
+    for script in ["htcondor/run_notebook.sh", "htcondor/run_ddp.sh", "cloud/aws_g4dn.sh", "cloud/jetstream2.sh",
                    "slurm/local_cluster.sh", "generate_job_scripts.sh"]:
         assert subprocess.run(["bash", "-n", str(REPO / "scripts" / script)]).returncode == 0, script

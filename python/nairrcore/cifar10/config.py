@@ -69,6 +69,7 @@ class Cifar10Config(EnvConfig):
     data_on_device: bool | None = None   # GPU: keep the data set resident (None: yes)
     workers: int = 2                     # loader threads when streaming
     prefetch: int = 4
+    accumulate: int = 1                  # micro-batches per optimiser step
 
     def validated(self) -> "Cifar10Config":
         if self.model not in RECIPES:
@@ -85,6 +86,7 @@ class Cifar10Config(EnvConfig):
             ("pad", 0 <= r["pad"] < 32, "expected 0..31"),
             ("cutout", 0 <= r["cutout"] <= 32, "expected 0..32"),
             ("workers", self.workers >= 0, "expected >= 0"),
+            ("accumulate", self.accumulate >= 1, "expected >= 1"),
             ("precision", self.precision in ("auto", "fp32", "bf16", "fp16"), "expected auto, fp32, bf16 or fp16"),
         ]
         for name, ok, why in checks:

@@ -20,7 +20,8 @@ class ForecastConfig(EnvConfig):
     dropout: float = 0.1                 # probability
     lr: float = 3e-4                     # AdamW learning rate
     weight_decay: float = 1e-2           # AdamW decoupled weight decay
-    batch_size: int = 8192               # rows per step
+    batch_size: int = 8192               # rows per (micro-)batch, over all ranks
+    accumulate: int = 1                  # micro-batches per optimiser step
     epochs: int = 50
     seed: int = 42
     device: str = "auto"                 # "auto" | "cpu" | "cuda" | "cuda:N"
@@ -39,6 +40,7 @@ class ForecastConfig(EnvConfig):
             ("dropout", 0 <= self.dropout < 1, "expected 0 <= p < 1"),
             ("lr", self.lr > 0, "expected > 0"),
             ("batch_size", self.batch_size >= 1, "expected >= 1"),
+            ("accumulate", self.accumulate >= 1, "expected >= 1"),
             ("epochs", self.epochs >= 0, "expected >= 0"),
             ("precision", self.precision in ("auto", "fp32", "bf16", "fp16"), "expected auto, fp32, bf16 or fp16"),
         ]

@@ -44,7 +44,7 @@ class Trainer:
         fit = _core.FitConfig()
         fit.epochs, fit.batch_size, fit.lr, fit.weight_decay = c.epochs, c.batch_size, c.lr, c.weight_decay
         fit.seed, fit.device, fit.precision = c.seed, str(self.device), self.precision
-        fit.workers, fit.prefetch = c.workers, c.prefetch
+        fit.workers, fit.prefetch, fit.accumulate = c.workers, c.prefetch, c.accumulate
         fit.data_on_device = self._data_fits_on_device(data) if c.data_on_device is None else c.data_on_device
         return fit
 
