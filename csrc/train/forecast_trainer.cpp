@@ -100,7 +100,6 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
       auto loss = F::smooth_l1_loss(pred.to(at::kFloat), y,
                                     F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
       {
-        RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
         const int acc = static_cast<int>(config_.accumulate);
         const bool first = batch.index % acc == 0;
         const bool last = batch.index % acc == acc - 1 || batch.index + 1 == batches;

@@ -186,7 +186,6 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
       const double n = static_cast<double>(x.size(0));
       if (!config_.loss_sum) loss = loss / n;
       {
-        RECORD_FUNCTION("nairrcore::backward_step", std::vector<c10::IValue>());
         const int acc = static_cast<int>(config_.accumulate);
         const bool first = batch.index % acc == 0;
         const bool last = batch.index % acc == acc - 1 || batch.index + 1 == batches;

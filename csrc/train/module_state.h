@@ -1,6 +1,7 @@
 #pragma once
 // Module state as a name -> tensor map (parameters and buffers, on the CPU),
 // the format both trainers save and Python's torch.load reads.
+#include <ATen/record_function.h>
 #include <torch/nn/module.h>
 
 #include <functional>
@@ -31,9 +32,16 @@ bool scaled_step(const at::Tensor& loss, LossScaler& scaler, Optimizer& optimize
                  const std::vector<at::Tensor>& params, const std::function<void()>& after_backward = {},
                  bool first_micro = true, bool last_micro = true, int accumulate = 1) {
   if (first_micro) optimizer.zero_grad(true);
-  scaler.scale(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
+  {
+    RECORD_FUNCTION("nairrcore::backward", std::vector<c10::IValue>());
+    scaler.scale(accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
+  }
   if (!last_micro) return true;
-  if (after_backward) after_backward();
+  if (after_backward) {
+    RECORD_FUNCTION("nairrcore::gradient_sync", std::vector<c10::IValue>());
+    after_backward();
+  }
+  RECORD_FUNCTION("nairrcore::optimizer", std::vector<c10::IValue>());
   const bool finite = scaler.unscale(gradients(params));
   if (finite) optimizer.step();
   scaler.update();
