@@ -26,13 +26,8 @@ void FitConfig::validate() const {
 }
 
 ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
-    : model_config_(model),
-      config_(fit),
-      device_(parse_device(fit.device)),
-      precision_(parse_precision(fit.precision, device_)),
-      scaler_(precision_ == Precision::kFp16, device_) {
+    : LoopBase(fit.device, fit.precision, fit.seed), model_config_(model), config_(fit) {
   config_.validate();
-  torch::manual_seed(config_.seed);
   model_ = Mlp(model_config_);
   model_->to(device_);
   optimizer_ = std::make_unique<torch::optim::AdamW>(
@@ -186,10 +181,6 @@ RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tenso
     m.rmse.push_back(std::sqrt(sq_err.select(1, t).sum().item<double>() / n));
   }
   return m;
-}
-
-void ForecastTrainer::set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb) {
-  dp_.configure(std::move(group), bucket_mb);
 }
 
 std::string ForecastTrainer::save_state() const {

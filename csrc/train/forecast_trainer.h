@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "data/tabular_loader.h"
-#include "train/data_parallel.h"
+#include "train/loop_base.h"
 #include "train/epoch_stats.h"
 #include "train/mlp.h"
 #include "train/precision.h"
@@ -41,7 +41,7 @@ struct RegressionMetrics {
   int64_t rows = 0;
 };
 
-class ForecastTrainer {
+class ForecastTrainer : public LoopBase {
  public:
   ForecastTrainer(const MlpConfig& model, const FitConfig& fit);
 
@@ -58,16 +58,10 @@ class ForecastTrainer {
   std::map<std::string, at::Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
   int64_t num_parameters() const { return model_->num_parameters(); }
-  int64_t epochs_done() const { return progress_.epochs_done; }
   // Full training state (model, optimiser, scaler, position in the epoch) as
   // bytes, and its restoration: fit() then continues where the state was taken.
   std::string save_state() const;
-  // Data parallel over `group` (null: single process): fit() then takes a
-  // shard of every global batch, averages gradients in buckets of `bucket_mb`
-  // and reports statistics reduced over the ranks.
-  void set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb = 25.0);
   void load_state(const std::string& blob);
-  std::string precision() const { return precision_name(precision_); }
 
  private:
   at::Tensor forward(const at::Tensor& x);
@@ -75,13 +69,8 @@ class ForecastTrainer {
 
   MlpConfig model_config_;
   FitConfig config_;
-  c10::Device device_;
-  Precision precision_;
   Mlp model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
-  LossScaler scaler_;
-  LoopProgress progress_;
-  DataParallel dp_;
 };
 
 }  // namespace nairrcore::train

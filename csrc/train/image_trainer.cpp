@@ -50,13 +50,8 @@ void ImageFitConfig::validate() const {
 }
 
 ImageTrainer::ImageTrainer(const ImageModelConfig& model, const ImageFitConfig& fit)
-    : model_config_(model),
-      config_(fit),
-      device_(parse_device(fit.device)),
-      precision_(parse_precision(fit.precision, device_)),
-      scaler_(precision_ == Precision::kFp16, device_) {
+    : LoopBase(fit.device, fit.precision, fit.seed), model_config_(model), config_(fit) {
   config_.validate();
-  torch::manual_seed(config_.seed);
   model_ = make_image_model(model_config_);
   model_->to(device_);
   if (config_.channels_last) {
@@ -281,10 +276,6 @@ at::Tensor ImageTrainer::predict_proba(const at::Tensor& images) {
 }
 
 std::map<std::string, at::Tensor> ImageTrainer::state_dict() const { return module_state(*model_); }
-
-void ImageTrainer::set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb) {
-  dp_.configure(std::move(group), bucket_mb);
-}
 
 std::string ImageTrainer::save_state() const {
   return save_training_state(*model_, *optimizer_, scaler_, progress_, lookahead_);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "data/image_augment.h"
-#include "train/data_parallel.h"
+#include "train/loop_base.h"
 #include "train/epoch_stats.h"
 #include "train/image_models.h"
 #include "train/precision.h"
@@ -56,7 +56,7 @@ struct ClassificationMetrics {
   int64_t samples = 0;
 };
 
-class ImageTrainer {
+class ImageTrainer : public LoopBase {
  public:
   ImageTrainer(const ImageModelConfig& model, const ImageFitConfig& fit);
 
@@ -72,15 +72,9 @@ class ImageTrainer {
   std::map<std::string, at::Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
   int64_t num_parameters() const { return model_->num_parameters(); }
-  int64_t epochs_done() const { return progress_.epochs_done; }
   // Full training state as bytes (see train/training_state.h); fit() continues from it.
   std::string save_state() const;
-  // Data parallel over `group` (null: single process): fit() then takes a
-  // shard of every global batch, averages gradients in buckets of `bucket_mb`
-  // and reports statistics reduced over the ranks.
-  void set_data_parallel(std::shared_ptr<dist::Group> group, double bucket_mb = 25.0);
   void load_state(const std::string& blob);
-  std::string precision() const { return precision_name(precision_); }
 
  private:
   at::Tensor forward(const at::Tensor& x);
@@ -91,15 +85,10 @@ class ImageTrainer {
 
   ImageModelConfig model_config_;
   ImageFitConfig config_;
-  c10::Device device_;
-  Precision precision_;
   std::shared_ptr<ImageClassifier> model_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
-  LossScaler scaler_;
   std::vector<at::Tensor> lookahead_;  // floating-point parameters and buffers
   bool initialised_ = false;
-  LoopProgress progress_;
-  DataParallel dp_;
 };
 
 }  // namespace nairrcore::train
