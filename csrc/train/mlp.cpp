@@ -1,11 +1,11 @@
 #include "train/mlp.h"
 
 #include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
 #include "common/errors.h"
+#include "train/dropout.h"
 
 namespace nairrcore::train {
 
@@ -24,7 +24,7 @@ MlpImpl::MlpImpl(const MlpConfig& c) {
     net->push_back(torch::nn::Linear(in, c.width));
     net->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
     net->push_back(torch::nn::GELU());
-    net->push_back(torch::nn::Dropout(c.dropout));
+    net->push_back(FastDropout(c.dropout));
     in = c.width;
   }
   net->push_back(torch::nn::Linear(in, c.outputs));

@@ -2,6 +2,7 @@
 
 #include "common/errors.h"
 #include "data/weather_features.h"
+#include "train/dropout.h"
 #include "train/forecast_trainer.h"
 #include <torch/cuda.h>
 #include "test_support.h"
@@ -51,4 +52,18 @@ TEST_CASE("invalid training settings are rejected by name", "[train][errors]") {
   f.device = "cpu";
   f.lr = -1;
   CHECK_THROWS_WITH(ForecastTrainer(MlpConfig{}, f), Catch::Contains("lr"));
+}
+
+TEST_CASE("fast dropout keeps 1-p of the elements, scaled, reproducibly", "[training]") {
+  auto a = nairrcore::train::dropout_mask(1'000'001, 0.1, 42);
+  auto b = nairrcore::train::dropout_mask(1'000'001, 0.1, 42);
+  CHECK(at::equal(a, b));
+  CHECK(!at::equal(a, nairrcore::train::dropout_mask(1'000'001, 0.1, 43)));
+  const double dropped = a.eq(0).sum().item<double>() / a.numel();
+  CHECK(dropped == Approx(0.1).margin(0.002));  // 1M draws: 4 sigma is 0.0012
+  CHECK(a.max().item<float>() == Approx(1.0 / 0.9));
+  nairrcore::train::FastDropout d(0.1);
+  auto x = at::ones({4, 5});
+  d->eval();
+  CHECK(at::equal(d->forward(x), x));
 }
