@@ -33,7 +33,7 @@ ImageLoader::ImageLoader(at::Tensor images, at::Tensor labels, c10::Device devic
   io_.augment.validate();
   const bool resident = images_.is_cuda() || options.loader.workers == 0;
   set_mode(resident);
-  if (resident) padded_ = pad_images(images_, io_.augment);
+  if (resident && io_.augment_enabled) padded_ = pad_images(images_, io_.augment);
 }
 
 void ImageLoader::prepare_epoch(int64_t epoch) {

@@ -8,7 +8,6 @@
 #include <chrono>
 
 #include "common/errors.h"
-#include "compat/torch_compat.h"
 #include "train/device.h"
 #include "train/module_state.h"
 #include "train/training_state.h"
@@ -35,13 +34,9 @@ ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
       torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
 }
 
-void ForecastTrainer::synchronize() const { synchronize_device(device_); }
-
 at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
   RECORD_FUNCTION("nairrcore::forward", std::vector<c10::IValue>());
-  const bool amp = precision_ != Precision::kFp32;
-  const auto dtype = precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16;
-  compat::AutocastScope autocast(device_.type(), amp, dtype);
+  auto scope = autocast();
   return model_->forward(x);
 }
 
@@ -78,7 +73,7 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
     if (progress_.next_batch > 0) loader.load_state({config_.seed, e, progress_.next_batch});
     if (!progress_.loss_total.defined())
       progress_.loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
-    synchronize();
+    synchronize_device(device_);
     auto t0 = std::chrono::steady_clock::now();
     const double carried_sec = progress_.train_sec;
     data::Batch batch;
@@ -107,7 +102,7 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
       progress_.train_sec = carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (on_step) on_step(e, batch.index + 1, batches);
     }
-    synchronize();
+    synchronize_device(device_);
     const double train_sec =
         carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochStats st = progress_.epoch_stats(e, train_sec, scaler_);

@@ -65,7 +65,6 @@ class ForecastTrainer : public LoopBase {
 
  private:
   at::Tensor forward(const at::Tensor& x);
-  void synchronize() const;
 
   MlpConfig model_config_;
   FitConfig config_;

@@ -8,7 +8,6 @@
 #include <cmath>
 
 #include "common/errors.h"
-#include "compat/torch_compat.h"
 #include "data/image_loader.h"
 #include "train/device.h"
 #include "train/module_state.h"
@@ -104,9 +103,7 @@ void ImageTrainer::lookahead_update(double decay) {
 
 at::Tensor ImageTrainer::forward(const at::Tensor& x) {
   RECORD_FUNCTION("nairrcore::forward", std::vector<c10::IValue>());
-  const bool amp = precision_ != Precision::kFp32;
-  const auto dtype = precision_ == Precision::kFp16 ? at::kHalf : at::kBFloat16;
-  compat::AutocastScope autocast(device_.type(), amp, dtype);
+  auto scope = autocast();
   return model_->forward(x);
 }
 
@@ -133,8 +130,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
   lo.loader.prefetch = config_.prefetch;
   lo.augment = config_.augment;
   lo.channels_last = config_.channels_last;
-  lo.dtype = precision_ == Precision::kFp16 ? at::kHalf
-             : precision_ == Precision::kBf16 ? at::kBFloat16 : at::kFloat;
+  lo.dtype = compute_dtype();
   data::ImageLoader loader(resident ? train_images.to(device_) : train_images,
                            resident ? train_labels.to(device_) : train_labels, device_, lo);
   if (!initialised_) {

@@ -13,4 +13,12 @@ LoopBase::LoopBase(const std::string& device, const std::string& precision, uint
   torch::manual_seed(seed);
 }
 
+at::ScalarType LoopBase::compute_dtype() const {
+  switch (precision_) {
+    case Precision::kFp16: return at::kHalf;
+    case Precision::kBf16: return at::kBFloat16;
+    default: return at::kFloat;
+  }
+}
+
 }  // namespace nairrcore::train

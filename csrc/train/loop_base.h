@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "compat/torch_compat.h"
 #include "train/data_parallel.h"
 #include "train/precision.h"
 #include "train/training_state.h"
@@ -26,6 +27,12 @@ class LoopBase {
  protected:
   // Parses device and precision (ConfigError naming them) and seeds torch.
   LoopBase(const std::string& device, const std::string& precision, uint64_t seed);
+  // float32, bfloat16 or float16, as the precision says.
+  at::ScalarType compute_dtype() const;
+  // Autocast to the compute dtype for a forward pass (off for fp32).
+  compat::AutocastScope autocast() const {
+    return {device_.type(), precision_ != Precision::kFp32, compute_dtype()};
+  }
 
   c10::Device device_;
   Precision precision_;

@@ -94,7 +94,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def _parse(f: dataclasses.Field, raw: str):
-    name, default, hint = f.name, f.default, str(f.type)
+    name, hint = f.name, str(f.type)
     try:
         if "bool" in hint:
             if "None" in hint and raw.lower() in ("", "none", "auto"):

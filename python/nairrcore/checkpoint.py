@@ -9,37 +9,21 @@ import io
 import os
 import re
 import signal
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import torch
 
+from nairrcore.evidence.files import write_bytes
+
 _NAME = re.compile(r"^ckpt-(\d{9})\.pt$")
 
 
-def _atomic_bytes(data: bytes, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(obj, buf)
-    _atomic_bytes(buf.getvalue(), path)
-    return path
+    return write_bytes(path, buf.getvalue(), fsync=True)
 
 
 class CheckpointManager:
@@ -66,8 +50,9 @@ class CheckpointManager:
         torch.save(payload, buf)
         data = buf.getvalue()
         path = self.directory / f"ckpt-{step:09d}.pt"
-        _atomic_bytes(data, path)
-        _atomic_bytes(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode(), path.with_suffix(".pt.sha256"))
+        write_bytes(path, data, fsync=True)
+        write_bytes(path.with_suffix(".pt.sha256"), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode(),
+                    fsync=True)
         self._last_time = time.monotonic()
         for old in self.checkpoints()[self.keep:]:
             old.unlink(missing_ok=True)

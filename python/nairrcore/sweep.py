@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence.files import write_csv, write_text
+from nairrcore.evidence.files import save_figure, write_csv, write_text
 from nairrcore.evidence.recorder import headline_metric
 
 LOWER_IS_BETTER = {"mae_tmax"}
@@ -154,14 +154,12 @@ def _plot(rows: list[dict], swept: list[str], out: Path) -> None:
         ax.plot(xs, [r["value"] for r in rows], "o")
         ax.set(xlabel=key, ylabel=rows[0]["metric"], title=f"{rows[0]['metric']} vs {key}")
         fig.tight_layout()
-        tmp = out / f".sweep_{key}.tmp.png"
-        fig.savefig(tmp, dpi=100)
-        tmp.replace(out / f"sweep_{key}.png")
+        save_figure(fig, out / f"sweep_{key}.png")
         plt.close(fig)
 
 
-def ensemble_predictions(model_paths: list[str | Path], images) -> "torch.Tensor":
-    """Mean class probabilities of saved CIFAR-10 models (an ensemble's prediction)."""
+def ensemble_predictions(model_paths: list[str | Path], images):
+    """Mean class probabilities of saved CIFAR-10 models (an ensemble's prediction), a tensor."""
     import torch
 
     from nairrcore.cifar10 import load_model

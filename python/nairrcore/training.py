@@ -98,8 +98,9 @@ class CheckpointedFit:
     def _group(self):
         return getattr(self.trainer, "_group", None)
 
-    def save(self) -> "Path | None":
-        """Rank 0 writes (the ranks hold the same state); the others resume from it."""
+    def save(self):
+        """Rank 0 writes (the ranks hold the same state) and gets the path; the
+        others write nothing and resume from it."""
         if self.checkpoint is None or (self._group is not None and self._group.rank != 0):
             return None
         return self.checkpoint.save(self.payload(), self.steps)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,34 @@ def cifar():
     from nairrcore import cifar10
 
     return cifar10.load(CIFAR_DIR)
+
+
+# A real Slurm: scripts/dev.sh test starts a one-node one
+# (scripts/slurm/local_cluster.sh) and sets NAIRRCORE_REQUIRE_SLURM=1, so
+# there the tests that use it cannot skip.
+def _slurm_up() -> bool:
+    if not shutil.which("sbatch"):
+        return False
+    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
+
+
+@pytest.fixture
+def slurm():
+    if not _slurm_up():
+        if os.environ.get("NAIRRCORE_REQUIRE_SLURM") == "1":
+            pytest.fail("NAIRRCORE_REQUIRE_SLURM=1 but no Slurm is answering (scripts/slurm/local_cluster.sh start)")
+        pytest.skip("no Slurm here; scripts/slurm/local_cluster.sh start makes one")
+
+
+def wait_for_job(job_id: str, timeout: float = 600) -> str:
+    """The final state of a Slurm job (scancel and fail after `timeout`)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
+        state = next((f.split("=", 1)[1] for f in out.split() if f.startswith("JobState=")), "")
+        if state and state not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING"):
+            return state
+        time.sleep(2)
+    subprocess.run(["scancel", job_id])
+    raise AssertionError(f"Slurm job {job_id} did not finish within {timeout} s")

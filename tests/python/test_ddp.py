@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import CIFAR_DIR, REPO
-from test_slurm import _wait, slurm  # noqa: F401  (fixture)
+from conftest import CIFAR_DIR, REPO, wait_for_job
 
 FORECAST = ["cities=2", "width=64", "depth=2", "dropout=0", "batch_size=512", "epochs=2", "device=cpu"]
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
@@ -87,7 +86,7 @@ def test_torchrun_cifar_resnet_ranks_stay_identical(tmp_path):
     assert len(accs) == 1  # evaluation reduced over both ranks
 
 
-def test_srun_two_tasks_under_slurm(slurm, forecast_params, tmp_path):  # noqa: F811
+def test_srun_two_tasks_under_slurm(slurm, forecast_params, tmp_path):
     args = " ".join(_train_args("forecasting", forecast_params, tmp_path / "m{rank}.pt", "--distributed",
                                 "--timeout", "60"))
     script = tmp_path / "ddp.sbatch"
@@ -98,7 +97,7 @@ def test_srun_two_tasks_under_slurm(slurm, forecast_params, tmp_path):  # noqa: 
     sub = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, cwd=tmp_path)
     assert sub.returncode == 0, sub.stderr
     job = sub.stdout.strip().split(";")[0]
-    state = _wait(job)
+    state = wait_for_job(job)
     log = (tmp_path / f"ddp-{job}.out").read_text()
     assert state == "COMPLETED", log[-3000:]
     r0, r1 = _state(tmp_path / "m0.pt"), _state(tmp_path / "m1.pt")

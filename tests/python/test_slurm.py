@@ -5,45 +5,12 @@ NAIRRCORE_REQUIRE_SLURM=1, so there the test cannot skip."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import time
-from pathlib import Path
-
-import pytest
 
 from nairrcore.evidence import validate_run
 
-from conftest import REPO
-
-
-def _slurm_up() -> bool:
-    if not shutil.which("sbatch"):
-        return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
-    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
-
-
-@pytest.fixture
-def slurm():
-    if not _slurm_up():
-        if os.environ.get("NAIRRCORE_REQUIRE_SLURM") == "1":
-            pytest.fail("NAIRRCORE_REQUIRE_SLURM=1 but no Slurm is answering (scripts/slurm/local_cluster.sh start)")
-        pytest.skip("no Slurm here; scripts/slurm/local_cluster.sh start makes one")
-
-
-def _wait(job_id: str, timeout: float = 600) -> str:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        out = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
-        state = next((f.split("=", 1)[1] for f in out.split() if f.startswith("JobState=")), "")
-        if state and state not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING"):
-            return state
-        time.sleep(2)
-    subprocess.run(["scancel", job_id])
-    raise AssertionError(f"Slurm job {job_id} did not finish within {timeout} s")
+from conftest import REPO, wait_for_job
 
 
 def test_generated_sbatch_script_runs_the_notebook_with_evidence(slurm, weather_dir, tmp_path):
@@ -59,7 +26,7 @@ def test_generated_sbatch_script_runs_the_notebook_with_evidence(slurm, weather_
     sub = subprocess.run(["sbatch", "--parsable", str(script)], capture_output=True, text=True, cwd=tmp_path)
     assert sub.returncode == 0, sub.stderr
     job_id = sub.stdout.strip().split(";")[0]
-    state = _wait(job_id)
+    state = wait_for_job(job_id)
     log = tmp_path / f"nairrcore-forecasting-{job_id}.out"
     assert state == "COMPLETED", log.read_text()[-3000:] if log.exists() else state
     assert str(out) in log.read_text()  # nairrcore run printed the run folder into the job log

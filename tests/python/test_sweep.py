@@ -13,8 +13,7 @@ import torch
 from nairrcore import sweep
 from nairrcore.errors import ConfigError
 
-from conftest import REPO
-from test_slurm import _wait, slurm  # noqa: F401  (fixture)
+from conftest import REPO, wait_for_job
 
 NOTEBOOK = str(REPO / "notebooks" / "forecasting.ipynb")
 
@@ -63,7 +62,7 @@ def test_four_point_sweep_runs_here(weather_dir, tmp_path):
     _check_summary(tmp_path / "summary", tmp_path / "runs")
 
 
-def test_four_point_sweep_as_a_slurm_job_array(slurm, weather_dir, tmp_path):  # noqa: F811
+def test_four_point_sweep_as_a_slurm_job_array(slurm, weather_dir, tmp_path):
     points = sweep.grid_points(sweep.parse_grid(["lr=1e-3,1e-2", "width=16,32"]))
     files = sweep.write_sweep(points, NOTEBOOK, "laptop", tmp_path, fixed=fixed(weather_dir), scheduler="slurm",
                               partition="debug", cpus=1, memory_gb=2, time="00:15:00", venv=sys.prefix,
@@ -72,7 +71,7 @@ def test_four_point_sweep_as_a_slurm_job_array(slurm, weather_dir, tmp_path):  #
     assert sub.returncode == 0, sub.stderr
     job_id = sub.stdout.strip().split(";")[0]
     for task in range(4):
-        state = _wait(f"{job_id}_{task}")
+        state = wait_for_job(f"{job_id}_{task}")
         assert state == "COMPLETED", (tmp_path / f"nairrcore-forecasting-{job_id}_{task}.out")
     sweep.summarize([tmp_path / "runs"], tmp_path / "summary")
     _check_summary(tmp_path / "summary", tmp_path / "runs")

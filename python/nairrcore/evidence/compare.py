@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence.files import write_csv, write_text
+from nairrcore.evidence.files import save_figure, write_csv, write_text
 from nairrcore.evidence.platforms import load_platforms, run_cost
 from nairrcore.evidence.recorder import headline_metric
 from nairrcore.evidence.validate import read_csv_rows
@@ -249,7 +249,7 @@ def _plots(rows: list[dict], groups: dict[str, list[Run]], out: Path) -> None:
         ax.bar(names, values, yerr=err, capsize=4, color="tab:blue")
         ax.set(ylabel=ylabel, title=title)
         fig.tight_layout()
-        _save(fig, out / fname)
+        save_figure(fig, out / fname)
         plt.close(fig)
 
     bar("epoch_sec", "seconds", "Training time per epoch", "time_per_epoch.png", "epoch_sec_spread")
@@ -271,12 +271,5 @@ def _plots(rows: list[dict], groups: dict[str, list[Run]], out: Path) -> None:
     if ax.lines:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, out / "utilisation.png")
+    save_figure(fig, out / "utilisation.png")
     plt.close(fig)
-
-
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name("." + path.name + ".tmp.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)

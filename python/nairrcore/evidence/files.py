@@ -11,18 +11,37 @@ import tempfile
 from pathlib import Path
 
 
-def write_text(path: str | os.PathLike, text: str) -> Path:
+def write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> Path:
+    """``data`` into ``path`` through a temporary file in the same folder and a
+    rename; ``fsync`` also forces it to disk first (checkpoints)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; evidence is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """A matplotlib figure as PNG, written to a temporary name and renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("." + path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    tmp.replace(path)
     return path
 
 
