@@ -113,6 +113,7 @@ void bind_images(py::module_& m) {
       .def_readwrite("momentum", &ImageFitConfig::momentum)
       .def_readwrite("nesterov", &ImageFitConfig::nesterov)
       .def_readwrite("label_smoothing", &ImageFitConfig::label_smoothing)
+      .def_readwrite("sync_batch_norm", &ImageFitConfig::sync_batch_norm)
       .def_readwrite("loss_sum", &ImageFitConfig::loss_sum)
       .def_readwrite("lr_start", &ImageFitConfig::lr_start)
       .def_readwrite("lr_peak", &ImageFitConfig::lr_peak)

@@ -35,13 +35,13 @@ int64_t ImageClassifier::num_parameters() const {
 
 BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) {
   conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(out));
+  bn1_ = register_module("bn1", SyncBatchNorm2d(out));
   conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
-  bn2_ = register_module("bn2", nn::BatchNorm2d(out));
+  bn2_ = register_module("bn2", SyncBatchNorm2d(out));
   if (stride != 1 || in != out) {
     shortcut_ = register_module(
         "shortcut", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-                                   nn::BatchNorm2d(out)));
+                                   SyncBatchNorm2d(out)));
   }
 }
 
@@ -54,7 +54,7 @@ at::Tensor BasicBlock::forward(const at::Tensor& x) {
 
 ResNet18::ResNet18(int64_t classes) {
   stem_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 3).padding(1).bias(false)));
-  stem_bn_ = register_module("bn1", nn::BatchNorm2d(64));
+  stem_bn_ = register_module("bn1", SyncBatchNorm2d(64));
   const int64_t widths[] = {64, 128, 256, 512};
   int64_t in = 64;
   for (int stage = 0; stage < 4; ++stage) {
@@ -85,8 +85,8 @@ nn::Conv2d dirac_conv(int64_t in, int64_t out) {
   return conv;
 }
 
-nn::BatchNorm2d fixed_scale_norm(int64_t features, double momentum) {
-  nn::BatchNorm2d bn(nn::BatchNorm2dOptions(features).momentum(momentum).eps(1e-12));
+SyncBatchNorm2d fixed_scale_norm(int64_t features, double momentum) {
+  SyncBatchNorm2d bn(nn::BatchNorm2dOptions(features).momentum(momentum).eps(1e-12));
   bn->weight.requires_grad_(false);
   return bn;
 }

@@ -3,7 +3,6 @@
 // spirit of the public time-to-94% recipes (patch-whitening first layer,
 // three conv groups with max-pooling, BatchNorm with fixed scale, scaled head).
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -11,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "train/sync_batch_norm.h"
 
 namespace nairrcore::train {
 
@@ -42,7 +43,7 @@ class BasicBlock : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  SyncBatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
 };
 
@@ -53,7 +54,7 @@ class ResNet18 final : public ImageClassifier {
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  SyncBatchNorm2d stem_bn_{nullptr};
   std::vector<std::shared_ptr<BasicBlock>> blocks_;
   torch::nn::Linear fc_{nullptr};
 };
@@ -65,7 +66,7 @@ class ConvGroup : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  torch::nn::BatchNorm2d norm1_{nullptr}, norm2_{nullptr};
+  SyncBatchNorm2d norm1_{nullptr}, norm2_{nullptr};
 };
 
 class FastNet final : public ImageClassifier {

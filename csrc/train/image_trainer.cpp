@@ -140,6 +140,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
   }
   std::vector<at::Tensor> params = model_->parameters();
   dp_.sync_weights(*model_);
+  sync_batch_norm_over(*model_, config_.sync_batch_norm ? dp_.group : nullptr);
   auto grad_sync = dp_.gradient_sync(params);
   const std::function<void()> all_reduce = [&] { if (grad_sync) grad_sync->finish(); };
   const int64_t batches = loader.num_batches();

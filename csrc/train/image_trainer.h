@@ -43,6 +43,7 @@ struct ImageFitConfig {
   int workers = 2;
   int prefetch = 4;
   int64_t accumulate = 1;  // micro-batches per optimiser step (data parallel: sync on the last)
+  bool sync_batch_norm = false;  // data parallel: BatchNorm statistics over all ranks
   int64_t eval_batch_size = 1000;
   data::AugmentSpec augment;
   void validate() const;

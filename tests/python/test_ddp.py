@@ -86,6 +86,40 @@ def test_torchrun_cifar_resnet_ranks_stay_identical(tmp_path):
     assert len(accs) == 1  # evaluation reduced over both ranks
 
 
+def test_torchrun_cifar_resnet_with_sync_batch_norm_equals_one_process(tmp_path):
+    """2 ranks x 8 images with BatchNorm statistics over both ranks train like
+    one process with batches of 16: the same loss at every step (one step per
+    epoch) within float32 noise. The tolerance is the size of the difference
+    one process shows between 1 and 2 threads; per-rank statistics miss it."""
+    params = ["model=resnet18", "train_limit=16", "test_limit=32", "batch_size=16", "epochs=3", "lr=0.002",
+              "bias_lr=0.002", "device=cpu", f"data={CIFAR_DIR}"]
+
+    def ddp(sync: bool, name: str):
+        cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
+               *_train_args("cifar10", params + [f"sync_batch_norm={sync}"], tmp_path / (name + "{rank}.pt"),
+                            "--distributed", "--timeout", "60")]
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return _history(run.stdout), _state(tmp_path / f"{name}0.pt"), _state(tmp_path / f"{name}1.pt")
+
+    single = subprocess.run([sys.executable, *_train_args("cifar10", params, tmp_path / "one.pt")],
+                            capture_output=True, text=True, timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    h_one, one = _history(single.stdout), _state(tmp_path / "one.pt")
+    h_sync, r0, r1 = ddp(True, "sync")
+    h_local, local, _ = ddp(False, "local")
+
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)  # running statistics included
+    assert [h["train_samples"] for h in h_sync] == [h["train_samples"] for h in h_one] == [16] * 3
+    for a, b in zip(h_sync, h_one):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-3)
+    assert max((r0[k].double() - one[k].double()).abs().max().item() for k in one) < 1e-3
+    # per-rank statistics: a different trajectory, which the tolerance above does not hide
+    assert max(abs(a["train_loss"] / b["train_loss"] - 1) for a, b in zip(h_local, h_one)) > 5e-3
+    assert max((local[k].double() - one[k].double()).abs().max().item() for k in one) > 1e-2
+
+
 def test_srun_two_tasks_under_slurm(slurm, forecast_params, tmp_path):
     args = " ".join(_train_args("forecasting", forecast_params, tmp_path / "m{rank}.pt", "--distributed",
                                 "--timeout", "60"))

@@ -70,6 +70,7 @@ class Cifar10Config(EnvConfig):
     workers: int = 2                     # loader threads when streaming
     prefetch: int = 4
     accumulate: int = 1                  # micro-batches per optimiser step
+    sync_batch_norm: bool = False        # data parallel: BatchNorm statistics over all ranks
 
     def validated(self) -> "Cifar10Config":
         if self.model not in RECIPES:

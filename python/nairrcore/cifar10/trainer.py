@@ -41,7 +41,7 @@ class Trainer:
         c = self.config
         fit.tta, fit.seed, fit.device, fit.precision = c.tta, c.seed, str(self.device), self.precision
         fit.channels_last, fit.workers, fit.prefetch = c.channels_last, c.workers, c.prefetch
-        fit.accumulate = c.accumulate
+        fit.accumulate, fit.sync_batch_norm = c.accumulate, c.sync_batch_norm
         fit.data_on_device = True if c.data_on_device is None else c.data_on_device
         fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"])
         self._model_config, self._fit_config = model, fit
