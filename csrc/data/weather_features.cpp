@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/large_alloc.h"
 #include "common/parallel.h"
 #include "data/csv.h"
 
@@ -76,17 +77,10 @@ std::vector<CityInfo> select_cities(const DataFiles& files, const std::vector<st
   return all;
 }
 
-namespace {
 // Prefix sums of a series centred on its mean (which keeps the window sums
 // small, so sum-of-squares variances lose no precision that float32 keeps),
 // with NaN counted instead of added: every rolling window is then O(1).
-struct Prefix {
-  double offset = 0;
-  std::vector<double> sum, sq;
-  std::vector<int32_t> nan;
-};
-
-Prefix prefix_of(const std::vector<double>& x) {
+CityFeatureWriter::Prefix CityFeatureWriter::prefix_of(const std::vector<double>& x) {
   Prefix p;
   double total = 0;
   int64_t count = 0;
@@ -106,58 +100,96 @@ Prefix prefix_of(const std::vector<double>& x) {
   }
   return p;
 }
-}  // namespace
 
-CityFeatures compute_city_features(const CitySeries& s, const CityInfo& info,
-                                   const FeatureSpec& spec) {
-  const int64_t n = static_cast<int64_t>(s.days.size());
-  const int F = spec.num_features();
+CityFeatureWriter::CityFeatureWriter(const CitySeries& s, const CityInfo& info, const FeatureSpec& spec)
+    : s_(s), info_(info), spec_(spec), F_(spec.num_features()), row_(F_) {
   const std::vector<double>* series[3] = {&s.tmax, &s.tmin, &s.prcp};
-  const Prefix prefixes[3] = {prefix_of(s.tmax), prefix_of(s.tmin), prefix_of(s.prcp)};
-  CityFeatures out;
-  out.x.reserve(static_cast<size_t>(n) * F);
-  out.y.reserve(static_cast<size_t>(n) * 3);
-  out.day.reserve(static_cast<size_t>(n));
-  std::vector<double> row(F);
-  double season_sin[367], season_cos[367];  // by day of year, 1..366
-  for (int d = 1; d <= 366; ++d) {
-    season_sin[d] = std::sin(kTwoPi * d / 365.25);
-    season_cos[d] = std::cos(kTwoPi * d / 365.25);
+  for (int v = 0; v < 3; ++v) {
+    series_[v] = series[v];
+    prefix_[v] = prefix_of(*series[v]);
   }
-  for (int64_t t = 0; t + 1 < n; ++t) {
-    int k = 0;
-    row[k++] = info.lat;
-    row[k++] = info.lon;
-    const int doy = day_of_year(s.days[t]);
-    row[k++] = season_sin[doy];
-    row[k++] = season_cos[doy];
-    for (int l : spec.lags)
-      for (auto* x : series) row[k++] = t >= l ? (*x)[t - l] : kNaN;
-    for (auto* x : series) row[k++] = t >= 1 ? (*x)[t] - (*x)[t - 1] : kNaN;
-    // Rolling statistics over rows t-w .. t-1 (the series shifted by one row).
-    const int mean_base = k;
-    const int std_base = k + 3 * static_cast<int>(spec.windows.size());
-    for (size_t wi = 0; wi < spec.windows.size(); ++wi) {
-      const int w = spec.windows[wi];
-      for (int v = 0; v < 3; ++v) {
-        double mean = kNaN, sd = kNaN;
-        const Prefix& p = prefixes[v];
-        if (t >= w && p.nan[t] == p.nan[t - w]) {
-          const double sum = p.sum[t] - p.sum[t - w];
-          const double ss = p.sq[t] - p.sq[t - w] - sum * sum / w;
-          mean = p.offset + sum / w;
-          sd = std::sqrt(std::max(ss, 0.0) / (w - 1));
-        }
-        row[mean_base + 3 * wi + v] = mean;
-        row[std_base + 3 * wi + v] = sd;
+  for (int d = 1; d <= 366; ++d) {
+    season_sin_[d] = std::sin(kTwoPi * d / 365.25);
+    season_cos_[d] = std::cos(kTwoPi * d / 365.25);
+  }
+}
+
+bool CityFeatureWriter::fill(int64_t t, double* row, double* target) const {
+  const int64_t n = static_cast<int64_t>(s_.days.size());
+  if (t + 1 >= n) return false;
+  int k = 0;
+  row[k++] = info_.lat;
+  row[k++] = info_.lon;
+  const int doy = day_of_year(s_.days[t]);
+  row[k++] = season_sin_[doy];
+  row[k++] = season_cos_[doy];
+  for (int l : spec_.lags)
+    for (auto* x : series_) row[k++] = t >= l ? (*x)[t - l] : kNaN;
+  for (auto* x : series_) row[k++] = t >= 1 ? (*x)[t] - (*x)[t - 1] : kNaN;
+  // Rolling statistics over rows t-w .. t-1 (the series shifted by one row).
+  const int mean_base = k;
+  const int std_base = k + 3 * static_cast<int>(spec_.windows.size());
+  for (size_t wi = 0; wi < spec_.windows.size(); ++wi) {
+    const int w = spec_.windows[wi];
+    for (int v = 0; v < 3; ++v) {
+      double mean = kNaN, sd = kNaN;
+      const Prefix& p = prefix_[v];
+      if (t >= w && p.nan[t] == p.nan[t - w]) {
+        const double sum = p.sum[t] - p.sum[t - w];
+        const double ss = p.sq[t] - p.sq[t - w] - sum * sum / w;
+        mean = p.offset + sum / w;
+        sd = std::sqrt(std::max(ss, 0.0) / (w - 1));
       }
+      row[mean_base + 3 * wi + v] = mean;
+      row[std_base + 3 * wi + v] = sd;
     }
-    const double target[3] = {s.tmax[t + 1], s.tmin[t + 1], s.prcp[t + 1]};
-    bool keep = !std::isnan(target[0]) && !std::isnan(target[1]) && !std::isnan(target[2]);
-    for (int f = 0; keep && f < F; ++f) keep = !std::isnan(row[f]);
-    if (!keep) continue;
-    for (int f = 0; f < F; ++f) out.x.push_back(static_cast<float>(row[f]));
-    for (double v : target) out.y.push_back(static_cast<float>(v));
+  }
+  for (int v = 0; v < 3; ++v) target[v] = (*series_[v])[t + 1];
+  bool keep = !std::isnan(target[0]) && !std::isnan(target[1]) && !std::isnan(target[2]);
+  for (int f = 0; keep && f < F_; ++f) keep = !std::isnan(row[f]);
+  return keep;
+}
+
+std::vector<int32_t> CityFeatureWriter::usable_rows() const {
+  // A row is kept when the series has all three values at every index its
+  // features and target read; checked on one "any value missing" prefix count.
+  const int64_t n = static_cast<int64_t>(s_.days.size());
+  std::vector<int32_t> rows;
+  if (std::isnan(info_.lat) || std::isnan(info_.lon) || n < 2) return rows;
+  std::vector<int32_t> missing(n + 1, 0);
+  for (int64_t i = 0; i < n; ++i)
+    missing[i + 1] = missing[i] + (std::isnan(s_.tmax[i]) || std::isnan(s_.tmin[i]) || std::isnan(s_.prcp[i]));
+  auto bad = [&](int64_t i) { return missing[i + 1] != missing[i]; };
+  int64_t first = 1;
+  for (int l : spec_.lags) first = std::max<int64_t>(first, l);
+  for (int w : spec_.windows) first = std::max<int64_t>(first, w);
+  rows.reserve(static_cast<size_t>(n));
+  for (int64_t t = first; t + 1 < n; ++t) {
+    bool keep = !bad(t + 1) && !bad(t) && !bad(t - 1);
+    for (size_t i = 0; keep && i < spec_.lags.size(); ++i) keep = !bad(t - spec_.lags[i]);
+    for (size_t i = 0; keep && i < spec_.windows.size(); ++i) keep = missing[t] == missing[t - spec_.windows[i]];
+    if (keep) rows.push_back(static_cast<int32_t>(t));
+  }
+  return rows;
+}
+
+void CityFeatureWriter::write(int64_t t, float* x, float* y) {
+  double target[3];
+  if (!fill(t, row_.data(), target)) {
+    throw std::logic_error(s_.path + ": row " + std::to_string(t) + " was counted as usable but has a gap");
+  }
+  for (int f = 0; f < F_; ++f) x[f] = static_cast<float>(row_[f]);
+  for (int v = 0; v < 3; ++v) y[v] = static_cast<float>(target[v]);
+}
+
+CityFeatures compute_city_features(const CitySeries& s, const CityInfo& info, const FeatureSpec& spec) {
+  CityFeatureWriter writer(s, info, spec);
+  const int F = spec.num_features();
+  CityFeatures out;
+  for (int32_t t : writer.usable_rows()) {
+    out.x.resize(out.x.size() + F);
+    out.y.resize(out.y.size() + 3);
+    writer.write(t, out.x.data() + out.x.size() - F, out.y.data() + out.y.size() - 3);
     out.day.push_back(s.days[t]);
   }
   return out;
@@ -165,41 +197,44 @@ CityFeatures compute_city_features(const CitySeries& s, const CityInfo& info,
 
 namespace {
 
-// Column mean and population std in float64 over the rows of x, two passes
-// over fixed row chunks combined in order (ATen's column reductions of a
-// converted copy took half of the feature time).
-void fit_scaler(const at::Tensor& x, at::Tensor& mean, at::Tensor& scale, int threads) {
-  const int64_t n = x.size(0), F = x.size(1);
-  const float* data = x.data_ptr<float>();
-  constexpr int64_t kChunks = 32;
-  const int64_t rows_per = (n + kChunks - 1) / kChunks;
-  auto column_sums = [&](const std::vector<double>* centre) {
-    std::vector<std::vector<double>> partial(kChunks, std::vector<double>(F, 0.0));
-    parallel_for(kChunks, threads, [&](int64_t c) {
-      auto& acc = partial[c];
-      for (int64_t r = c * rows_per; r < std::min(n, (c + 1) * rows_per); ++r) {
-        const float* row = data + r * F;
-        for (int64_t f = 0; f < F; ++f) {
-          const double d = centre ? row[f] - (*centre)[f] : row[f];
-          acc[f] += centre ? d * d : d;
-        }
+// Mean and sum of squared deviations per column of `rows` float32 rows (two
+// passes over a block that is still in cache), in float64.
+struct ColumnMoments {
+  int64_t n = 0;
+  std::vector<double> mean, m2;
+
+  ColumnMoments(const float* x, int64_t rows, int F) : n(rows), mean(F, 0.0), m2(F, 0.0) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int f = 0; f < F; ++f) mean[f] += x[r * F + f];
+    for (auto& m : mean) m /= std::max<int64_t>(rows, 1);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int f = 0; f < F; ++f) {
+        const double d = x[r * F + f] - mean[f];
+        m2[f] += d * d;
       }
-    });
-    std::vector<double> total(F, 0.0);
-    for (const auto& acc : partial)
-      for (int64_t f = 0; f < F; ++f) total[f] += acc[f];
-    return total;
-  };
-  std::vector<double> mu = column_sums(nullptr);
-  for (auto& v : mu) v /= std::max<int64_t>(n, 1);
-  std::vector<double> var = column_sums(&mu);
-  mean = at::empty({F}, at::kDouble);
-  scale = at::empty({F}, at::kDouble);
-  for (int64_t f = 0; f < F; ++f) {
-    mean.data_ptr<double>()[f] = mu[f];
-    const double sd = std::sqrt(var[f] / std::max<int64_t>(n, 1));
-    scale.data_ptr<double>()[f] = sd == 0 ? 1.0 : sd;
   }
+  // Chan et al.'s pairwise combination: exact in float64, same order every run.
+  void merge(const ColumnMoments& o) {
+    if (o.n == 0) return;
+    const double total = static_cast<double>(n + o.n);
+    for (size_t f = 0; f < mean.size(); ++f) {
+      const double delta = o.mean[f] - mean[f];
+      mean[f] += delta * o.n / total;
+      m2[f] += o.m2[f] + delta * delta * static_cast<double>(n) * o.n / total;
+    }
+    n += o.n;
+  }
+};
+
+// x = (x - mean) / scale in float32, row chunks in parallel (one pass).
+void standardise(at::Tensor& x, const std::vector<float>& mean, const std::vector<float>& scale, int threads) {
+  const int64_t n = x.size(0), F = x.size(1);
+  float* data = x.data_ptr<float>();
+  constexpr int64_t kRows = 16384;
+  parallel_for((n + kRows - 1) / kRows, threads, [&](int64_t chunk) {
+    for (int64_t r = chunk * kRows; r < std::min(n, (chunk + 1) * kRows); ++r)
+      for (int64_t f = 0; f < F; ++f) data[r * F + f] = (data[r * F + f] - mean[f]) / scale[f];
+  });
 }
 
 }  // namespace
@@ -215,7 +250,8 @@ WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<C
   NAIRR_CHECK_ARG(!cities.empty(), "cities: expected at least one city");
   const int F = spec.num_features();
   const int64_t C = static_cast<int64_t>(cities.size());
-  std::vector<CityFeatures> per_city(C);
+  std::vector<CitySeries> series(C);
+  std::vector<std::vector<int32_t>> usable(C);
   WeatherDataset ds;
   ds.cities = cities;
   ds.feature_names = spec.feature_names();
@@ -233,21 +269,21 @@ WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<C
       throw DataError(path + ": city " + cities[c].id +
                       " is listed in city_info.csv but its file is missing");
     }
-    auto series = parse_city_series(files.read(name), path, cities[c].id);
-    ds.raw_rows[c] = static_cast<int64_t>(series.days.size());
-    per_city[c] = compute_city_features(series, cities[c], spec);
-    ds.usable_rows[c] = static_cast<int64_t>(per_city[c].day.size());
+    series[c] = parse_city_series(files.read(name), path, cities[c].id);
+    ds.raw_rows[c] = static_cast<int64_t>(series[c].days.size());
+    usable[c] = CityFeatureWriter(series[c], cities[c], spec).usable_rows();
+    ds.usable_rows[c] = static_cast<int64_t>(usable[c].size());
     if (ds.usable_rows[c] == 0) {
       throw DataError(path + ": city " + cities[c].id + " has no usable rows (every row lacks a " +
                       "feature or target after lags and windows)");
     }
   });
 
-  // Count rows per split and city, then copy each city's rows into place.
+  // Count rows per split and city, then write each city's rows in place.
   std::vector<std::array<int64_t, 3>> counts(C, {0, 0, 0});
   auto split_of = [&](int32_t day) { return day <= spec.train_end ? 0 : (day <= spec.val_end ? 1 : 2); };
   for (int64_t c = 0; c < C; ++c)
-    for (int32_t day : per_city[c].day) ++counts[c][split_of(day)];
+    for (int32_t t : usable[c]) ++counts[c][split_of(series[c].days[t])];
   std::array<int64_t, 3> total{0, 0, 0};
   std::vector<std::array<int64_t, 3>> offset(C);
   for (int64_t c = 0; c < C; ++c)
@@ -257,35 +293,46 @@ WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<C
     }
   SplitTensors* splits[3] = {&ds.train, &ds.val, &ds.test};
   for (int k = 0; k < 3; ++k) {
-    splits[k]->x = at::empty({total[k], F}, at::kFloat);
-    splits[k]->y = at::empty({total[k], 3}, at::kFloat);
+    splits[k]->x = empty_large({total[k], F}, at::kFloat);
+    splits[k]->y = empty_large({total[k], 3}, at::kFloat);
     splits[k]->city = at::empty({total[k]}, at::kLong);
     splits[k]->day = at::empty({total[k]}, at::kInt);
   }
+  std::vector<ColumnMoments> moments(C, ColumnMoments(nullptr, 0, F));
   parallel_for(C, threads, [&](int64_t c) {
     std::array<int64_t, 3> pos = offset[c];
-    const auto& cf = per_city[c];
-    for (size_t r = 0; r < cf.day.size(); ++r) {
-      const int k = split_of(cf.day[r]);
+    CityFeatureWriter writer(series[c], cities[c], spec);
+    for (int32_t t : usable[c]) {
+      const int32_t day = series[c].days[t];
+      const int k = split_of(day);
       const int64_t i = pos[k]++;
-      std::copy_n(cf.x.data() + r * F, F, splits[k]->x.data_ptr<float>() + i * F);
-      std::copy_n(cf.y.data() + r * 3, 3, splits[k]->y.data_ptr<float>() + i * 3);
+      writer.write(t, splits[k]->x.data_ptr<float>() + i * F, splits[k]->y.data_ptr<float>() + i * 3);
       splits[k]->city.data_ptr<int64_t>()[i] = c;
-      splits[k]->day.data_ptr<int32_t>()[i] = cf.day[r];
+      splits[k]->day.data_ptr<int32_t>()[i] = day;
     }
-    per_city[c] = CityFeatures{};  // release memory as we go
+    // The city's training rows are one block: its moments while it is in cache.
+    moments[c] = ColumnMoments(ds.train.x.data_ptr<float>() + offset[c][0] * F, counts[c][0], F);
+    series[c] = CitySeries{};  // release memory as we go
+    usable[c] = {};
   });
 
   if (total[0] == 0) {
     throw DataError(files.path("") + ": no training rows on or before " + format_date(spec.train_end) +
                     " in the selected cities");
   }
-  fit_scaler(ds.train.x, ds.mean, ds.scale, threads);
-  const auto mean_f = ds.mean.to(at::kFloat);
-  const auto scale_f = ds.scale.to(at::kFloat);
-  for (auto* s : splits) {
-    if (s->x.size(0) > 0) s->x.sub_(mean_f).div_(scale_f);
+  ColumnMoments all(nullptr, 0, F);
+  for (const auto& m : moments) all.merge(m);
+  ds.mean = at::empty({F}, at::kDouble);
+  ds.scale = at::empty({F}, at::kDouble);
+  std::vector<float> mean_f(F), scale_f(F);
+  for (int f = 0; f < F; ++f) {
+    const double sd = std::sqrt(all.m2[f] / static_cast<double>(all.n));
+    ds.mean.data_ptr<double>()[f] = all.mean[f];
+    ds.scale.data_ptr<double>()[f] = sd == 0 ? 1.0 : sd;
+    mean_f[f] = static_cast<float>(all.mean[f]);
+    scale_f[f] = static_cast<float>(ds.scale.data_ptr<double>()[f]);
   }
+  for (auto* s : splits) standardise(s->x, mean_f, scale_f, threads);
   return ds;
 }
 

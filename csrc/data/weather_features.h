@@ -63,6 +63,34 @@ WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<C
 WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<CityInfo>& cities,
                                      const FeatureSpec& spec, int threads);
 
+// The feature rows of one city, written straight into their final place.
+class CityFeatureWriter {
+ public:
+  CityFeatureWriter(const CitySeries& series, const CityInfo& info, const FeatureSpec& spec);
+  // Rows t (ascending) whose features and next-day targets are all present.
+  std::vector<int32_t> usable_rows() const;
+  // Features of row t into x[0..F) and its targets into y[0..3), float32.
+  void write(int64_t t, float* x, float* y);
+
+ private:
+  struct Prefix {
+    double offset = 0;
+    std::vector<double> sum, sq;
+    std::vector<int32_t> nan;
+  };
+  static Prefix prefix_of(const std::vector<double>& x);
+  bool fill(int64_t t, double* row, double* target) const;
+
+  const CitySeries& s_;
+  const CityInfo& info_;
+  const FeatureSpec& spec_;
+  int F_;
+  std::vector<double> row_;
+  const std::vector<double>* series_[3];
+  Prefix prefix_[3];
+  double season_sin_[367], season_cos_[367];  // by day of year, 1..366
+};
+
 // Raw per-city feature rows before splitting: exposed for tests.
 struct CityFeatures {
   std::vector<float> x;      // rows * F

@@ -1,11 +1,12 @@
 #pragma once
-// Dropout whose CPU mask comes from a counter-based hash filled by ATen's
-// thread pool: ATen's CPU bernoulli_ draws element by element on one thread
-// and took a sixth of the forecasting MLP's step time on the CPU. Same
-// semantics (zero with probability p, the rest scaled by 1/(1-p)); the stream
-// is keyed on one draw from torch's CPU generator per call, so runs are
-// reproducible from the seed and a checkpoint (which saves that generator)
-// resumes bit for bit. On GPUs it is ATen's dropout.
+// Dropout whose CPU mask comes from a counter-based hash, computed in the same
+// pass that applies it and recomputed in backward (no mask is stored): ATen's
+// CPU bernoulli_ draws element by element on one thread and took a sixth of
+// the forecasting MLP's step time on the CPU. Same semantics (zero with
+// probability p, the rest scaled by 1/(1-p)); the stream is keyed on one draw
+// from torch's CPU generator per call, so runs are reproducible from the seed
+// and a checkpoint (which saves that generator) resumes bit for bit. On GPUs
+// it is ATen's dropout.
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 

@@ -63,6 +63,12 @@ TEST_CASE("fast dropout keeps 1-p of the elements, scaled, reproducibly", "[trai
   CHECK(dropped == Approx(0.1).margin(0.002));  // 1M draws: 4 sigma is 0.0012
   CHECK(a.max().item<float>() == Approx(1.0 / 0.9));
   nairrcore::train::FastDropout d(0.1);
+  // backward regenerates the forward's mask: the gradient of sum(d(x)) is d(x)/x
+  auto w = (at::rand({300, 700}) + 0.5).requires_grad_(true);
+  auto y = d->forward(w);
+  y.sum().backward();
+  CHECK(at::allclose(w.grad(), y.detach() / w.detach()));
+  CHECK(y.eq(0).sum().item<double>() / y.numel() == Approx(0.1).margin(0.005));
   auto x = at::ones({4, 5});
   d->eval();
   CHECK(at::equal(d->forward(x), x));
