@@ -6,7 +6,11 @@ one run, JSON out:
   transforms + DataLoader with the same worker count;
 - gpu_augment (CUDA only): the GPU-resident pipeline, images/s;
 - train_step: ResNet-18 steps (SGD, AMP on GPU, channels_last) in the C++ loop
-  vs the same model in a Python eager loop on the same device.
+  vs the same model in a Python eager loop on the same device;
+- fast (--fast-seeds N; 5 by default on a GPU): nairrcore's fast net against
+  the public time-to-94% recipe in plain PyTorch (bench/fast_recipe.py), the
+  same seeds on the same device: test accuracy per seed, its mean, and the
+  training seconds of each (a warm-up run of each first on a GPU).
 
     python bench/cifar10.py --data ../shared/data/cifar-10-batches-bin [--out bench/results/x.json]
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 
@@ -159,6 +164,44 @@ def bench_train_step(data, args, device: torch.device) -> dict:
             "note": "nairrcore's time includes its loader and the first (warm-up) step"}
 
 
+def _summary(runs: list[dict]) -> dict:
+    accs = [r["accuracy"] for r in runs]
+    secs = [r["train_seconds"] for r in runs]
+    mean_acc = sum(accs) / len(accs)
+    return {"runs": runs, "mean_accuracy": mean_acc, "min_accuracy": min(accs), "max_accuracy": max(accs),
+            "mean_train_seconds": sum(secs) / len(secs),
+            "time_to_94_sec": sum(secs) / len(secs) if mean_acc >= 0.94 else None}
+
+
+def bench_fast(data, args, device: torch.device) -> dict:
+    import fast_recipe  # bench/fast_recipe.py, beside this script
+
+    train, test = data.train.head(args.fast_train_limit), data.test
+    subset = cifar10.Cifar10Data(train=train, test=test, source="", prep_seconds=0, read_bytes=0, fingerprint={})
+    hyper = fast_recipe.Hyper(**({"train_epochs": args.fast_epochs} if args.fast_epochs else {}))
+    reference, ours = [], []
+    seeds = ([-1] if device.type == "cuda" else []) + list(range(args.fast_seeds))
+    for seed in seeds:  # seed -1: warm-up (cuDNN autotuning, allocator), not reported
+        r = fast_recipe.train(train.images, train.labels, test.images, test.labels, seed=max(seed, 0),
+                              device=device, h=hyper)
+        cfg = cifar10.Cifar10Config(model="fastnet", seed=max(seed, 0), device=str(device),
+                                    epochs=math.ceil(args.fast_epochs) if args.fast_epochs else None)
+        trainer = cifar10.Trainer(cfg)
+        hist = trainer.fit(subset)
+        mine = {"seed": seed, "accuracy": hist[-1]["val_accuracy"],
+                "train_seconds": sum(h["train_sec"] for h in hist),
+                "epoch_seconds": [h["train_sec"] for h in hist], "precision": trainer.precision}
+        if seed >= 0:
+            reference.append(r)
+            ours.append(mine)
+    ref, me = _summary(reference), _summary(ours)
+    return {"device": str(device), "train_images": len(train), "test_images": len(test),
+            "reference": {"recipe": "airbench94 (bench/fast_recipe.py)", "tta": "mirror + translate", **ref},
+            "nairrcore": {"model": "fastnet", "tta": "mirror + translate", **me},
+            "train_seconds_ratio": me["mean_train_seconds"] / ref["mean_train_seconds"],
+            "target_mean_accuracy": 0.94, "target_seeds": 5}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
@@ -166,6 +209,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--step-batch", type=int, default=512)
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--fast-seeds", type=int, default=None, help="seeds for the fast-net comparison "
+                   "(default: 5 on a GPU, 0 on the CPU)")
+    p.add_argument("--fast-epochs", type=float, default=None, help="override the recipes' epochs")
+    p.add_argument("--fast-train-limit", type=int, default=0, help="first N training images (0: all)")
     p.add_argument("--skip", nargs="*", default=[], choices=["augment", "train_step"])
     p.add_argument("--out")
     args = p.parse_args()
@@ -184,6 +231,10 @@ def main() -> None:
         result["gpu_augment"] = bench_gpu_augment(data, args)
     if "train_step" not in args.skip:
         result["train_step"] = bench_train_step(data, args, device)
+    if args.fast_seeds is None:
+        args.fast_seeds = 5 if device.type == "cuda" else 0
+    if args.fast_seeds > 0:
+        result["fast"] = bench_fast(data, args, device)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

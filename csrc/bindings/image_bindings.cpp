@@ -121,6 +121,7 @@ void bind_images(py::module_& m) {
       .def_readwrite("lookahead", &ImageFitConfig::lookahead)
       .def_readwrite("whiten_bias_epochs", &ImageFitConfig::whiten_bias_epochs)
       .def_readwrite("tta", &ImageFitConfig::tta)
+      .def_readwrite("tta_translate", &ImageFitConfig::tta_translate)
       .def_readwrite("seed", &ImageFitConfig::seed)
       .def_readwrite("device", &ImageFitConfig::device)
       .def_readwrite("precision", &ImageFitConfig::precision)

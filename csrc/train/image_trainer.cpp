@@ -108,9 +108,18 @@ at::Tensor ImageTrainer::forward(const at::Tensor& x) {
 }
 
 at::Tensor ImageTrainer::logits_eval(const at::Tensor& x) {
-  auto logits = forward(x).to(at::kFloat);
-  if (config_.tta) logits = 0.5 * (logits + forward(x.flip({3})).to(at::kFloat));
-  return logits;
+  auto mirrored = [&](const at::Tensor& v) {
+    auto logits = forward(v).to(at::kFloat);
+    return config_.tta ? 0.5 * (logits + forward(v.flip({3})).to(at::kFloat)) : logits;
+  };
+  auto logits = mirrored(x);
+  if (!config_.tta_translate) return logits;
+  // One-pixel shifts up-left and down-right of the reflect-padded image.
+  const int64_t h = x.size(2), w = x.size(3);
+  auto padded = at::reflection_pad2d(x, {1, 1, 1, 1});
+  auto up_left = mirrored(padded.narrow(2, 0, h).narrow(3, 0, w));
+  auto down_right = mirrored(padded.narrow(2, 2, h).narrow(3, 2, w));
+  return 0.5 * logits + 0.25 * (up_left + down_right);
 }
 
 std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,

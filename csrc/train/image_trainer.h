@@ -35,6 +35,7 @@ struct ImageFitConfig {
   bool lookahead = false;  // EMA of the weights every 5 steps, copied back
   int64_t whiten_bias_epochs = 3;  // fastnet: whitening bias trained this long
   bool tta = true;         // evaluation averages the image and its mirror
+  bool tta_translate = false;  // ... and one-pixel shifts of both (the fast recipe's level 2)
   uint64_t seed = 42;
   std::string device = "cpu";
   std::string precision = "fp32";

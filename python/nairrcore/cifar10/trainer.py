@@ -42,6 +42,7 @@ class Trainer:
         fit.tta, fit.seed, fit.device, fit.precision = c.tta, c.seed, str(self.device), self.precision
         fit.channels_last, fit.workers, fit.prefetch = c.channels_last, c.workers, c.prefetch
         fit.accumulate, fit.sync_batch_norm = c.accumulate, c.sync_batch_norm
+        fit.tta_translate = c.tta and r["tta_translate"]
         fit.data_on_device = True if c.data_on_device is None else c.data_on_device
         fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"])
         self._model_config, self._fit_config = model, fit
