@@ -44,6 +44,7 @@ void bind_images(py::module_& m) {
       .def_readwrite("pad", &AugmentSpec::pad)
       .def_readwrite("reflect", &AugmentSpec::reflect)
       .def_readwrite("flip", &AugmentSpec::flip)
+      .def_readwrite("alternate_flip", &AugmentSpec::alternate_flip)
       .def_readwrite("cutout", &AugmentSpec::cutout)
       .def_readwrite("mean", &AugmentSpec::mean)
       .def_readwrite("std", &AugmentSpec::std);

@@ -13,6 +13,7 @@ namespace nairrcore::data {
 namespace {
 constexpr int64_t S = kCifarSide;
 constexpr uint64_t kAugmentStream = 0x61756731;  // distinct from the shuffle's stream
+constexpr uint64_t kFlipStream = 0x666c6970;     // alternating flips: one draw per image
 
 // Source coordinate of padded coordinate j, or -1 for a zero pixel.
 std::vector<int64_t> pad_map(const AugmentSpec& spec) {
@@ -50,6 +51,8 @@ at::Tensor draw_augment_params(const AugmentSpec& spec, int64_t n, uint64_t seed
   auto* p = params.data_ptr<int32_t>();
   const uint64_t key = mix_key(seed, static_cast<uint64_t>(epoch), kAugmentStream);
   const uint64_t crop = 2 * static_cast<uint64_t>(spec.pad) + 1;
+  const uint64_t flip_key = mix_key(seed, 0, kFlipStream);
+  const int32_t odd_epoch = static_cast<int32_t>(epoch & 1);
   parallel_for((n + 4095) / 4096, 0, [&](int64_t chunk) {
     const int64_t end = std::min(n, (chunk + 1) * 4096);
     for (int64_t i = chunk * 4096; i < end; ++i) {
@@ -58,6 +61,10 @@ at::Tensor draw_augment_params(const AugmentSpec& spec, int64_t n, uint64_t seed
       row[kDx] = static_cast<int32_t>(uniform_below(state, crop));
       row[kDy] = static_cast<int32_t>(uniform_below(state, crop));
       row[kFlip] = spec.flip ? static_cast<int32_t>(uniform_below(state, 2)) : 0;
+      if (spec.flip && spec.alternate_flip) {
+        uint64_t once = flip_key ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull);
+        row[kFlip] = static_cast<int32_t>(uniform_below(once, 2)) ^ odd_epoch;
+      }
       row[kCutY] = static_cast<int32_t>(uniform_below(state, S));
       row[kCutX] = static_cast<int32_t>(uniform_below(state, S));
     }

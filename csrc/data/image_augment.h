@@ -15,6 +15,10 @@ struct AugmentSpec {
   int pad = 4;
   bool reflect = true;  // else zero padding (pixel value 0 before normalisation)
   bool flip = true;
+  // Flip each image at random once (from the seed), then every image the other
+  // way on every odd epoch (the fast recipe's "alternating flip"); else a fresh
+  // coin per (epoch, image).
+  bool alternate_flip = false;
   int cutout = 0;  // side of the square set to the mean; 0 = off
   std::array<float, 3> mean{0.4914f, 0.4822f, 0.4465f};
   std::array<float, 3> std{0.2470f, 0.2435f, 0.2616f};

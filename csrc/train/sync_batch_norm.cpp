@@ -51,11 +51,11 @@ at::Tensor SyncBatchNorm2dImpl::forward_synced(const at::Tensor& x) {
   auto shift = options.affine() ? bias - mean * scale : -mean * scale;
   auto y = xf * scale.view({1, channels, 1, 1}) + shift.view({1, channels, 1, 1});
   if (options.track_running_stats()) {
-    torch::NoGradGuard no_grad;
-    const double n = count.item<double>();
+    torch::NoGradGuard no_grad;  // tensor arithmetic only: no host sync on a GPU
     const double momentum = options.momentum().value_or(0.1);
+    auto n = count.detach();
     running_mean.mul_(1 - momentum).add_(mean.detach(), momentum);
-    running_var.mul_(1 - momentum).add_(var.detach() * (n / std::max(n - 1, 1.0)), momentum);
+    running_var.mul_(1 - momentum).add_(var.detach() * n / (n - 1).clamp_min(1), momentum);
     num_batches_tracked.add_(1);
   }
   return y.to(x.scalar_type());

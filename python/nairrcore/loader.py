@@ -77,9 +77,11 @@ class TabularLoader(_Loader):
 
 def augment_spec(pad: int = 4, reflect: bool = True, flip: bool = True, cutout: int = 0,
                  mean: tuple[float, float, float] | None = None,
-                 std: tuple[float, float, float] | None = None) -> "_core.AugmentSpec":
+                 std: tuple[float, float, float] | None = None,
+                 alternate_flip: bool = False) -> "_core.AugmentSpec":
     spec = _core.AugmentSpec()
     spec.pad, spec.reflect, spec.flip, spec.cutout = pad, reflect, flip, cutout
+    spec.alternate_flip = alternate_flip
     if mean is not None:
         spec.mean = list(mean)
     if std is not None:

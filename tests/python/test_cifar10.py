@@ -96,6 +96,18 @@ def test_augmentation_is_seeded_and_uniform():
         assert chi2 < critical[k], (column, chi2)
 
 
+def test_alternating_flips_turn_every_image_each_epoch():
+    spec = augment_spec(pad=2, alternate_flip=True)
+    epochs = [core.draw_augment_params(spec, 50000, 42, e) for e in range(4)]
+    flips = [p[:, 2] for p in epochs]
+    assert torch.equal(flips[0], flips[2]) and torch.equal(flips[1], flips[3])
+    assert torch.equal(flips[1], 1 - flips[0])          # every image the other way on odd epochs
+    assert abs(flips[0].double().mean().item() - 0.5) < 0.01  # 50,000 coins: 4.5 sigma
+    assert not torch.equal(flips[0], core.draw_augment_params(spec, 50000, 43, 0)[:, 2])
+    plain = core.draw_augment_params(augment_spec(pad=2), 50000, 42, 1)
+    assert torch.equal(epochs[1][:, [0, 1, 3, 4]], plain[:, [0, 1, 3, 4]])  # crops are unchanged
+
+
 def test_image_loader_batches_depend_only_on_seed_and_epoch(cifar):
     def first_batch(seed, epoch, workers):
         loader = nairrcore.ImageLoader(cifar.train.images[:2000], cifar.train.labels[:2000], batch_size=256,

@@ -23,7 +23,7 @@ def _fastnet_recipe() -> dict:
     return dict(epochs=10, batch_size=batch, lr=lr, weight_decay=decay / lr, bias_lr=bias_lr,
                 bias_weight_decay=decay / bias_lr, momentum=momentum, label_smoothing=0.2, loss_sum=True,
                 lr_start=0.2, lr_peak=0.23, lr_end=0.07, lookahead=True, pad=2, cutout=0,
-                widths=(64, 256, 256), tta_translate=True)
+                widths=(64, 256, 256), tta_translate=True, alternate_flip=True)
 
 
 RECIPES: dict[str, dict] = {
@@ -32,7 +32,7 @@ RECIPES: dict[str, dict] = {
     "resnet18": dict(epochs=30, batch_size=512, lr=0.4, weight_decay=5e-4, bias_lr=0.4,
                      bias_weight_decay=0.0, momentum=0.9, label_smoothing=0.1, loss_sum=False,
                      lr_start=0.1, lr_peak=0.15, lr_end=0.0, lookahead=False, pad=4, cutout=0,
-                     widths=(64, 256, 256), tta_translate=False),
+                     widths=(64, 256, 256), tta_translate=False, alternate_flip=False),
     "fastnet": _fastnet_recipe(),
 }
 
@@ -59,6 +59,7 @@ class Cifar10Config(EnvConfig):
     pad: int | None = None               # random-crop padding (pixels)
     reflect: bool = True                 # reflect padding, else zeros
     flip: bool = True
+    alternate_flip: bool | None = None   # flip each image the other way every odd epoch (fastnet: yes)
     cutout: int | None = None            # square side, 0: off
     widths: tuple[int, ...] | None = None  # fastnet conv group widths
     tta: bool = True                     # flip test-time augmentation

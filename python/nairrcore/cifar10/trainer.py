@@ -44,7 +44,7 @@ class Trainer:
         fit.accumulate, fit.sync_batch_norm = c.accumulate, c.sync_batch_norm
         fit.tta_translate = c.tta and r["tta_translate"]
         fit.data_on_device = True if c.data_on_device is None else c.data_on_device
-        fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"])
+        fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"], alternate_flip=r["alternate_flip"])
         self._model_config, self._fit_config = model, fit
         self._impl = _core.ImageTrainer(model, fit)
         self._group = group
