@@ -150,24 +150,24 @@ bool CityFeatureWriter::fill(int64_t t, double* row, double* target) const {
   return keep;
 }
 
-std::vector<int32_t> CityFeatureWriter::usable_rows() const {
+std::vector<int32_t> usable_feature_rows(const CitySeries& s, const CityInfo& info, const FeatureSpec& spec) {
   // A row is kept when the series has all three values at every index its
   // features and target read; checked on one "any value missing" prefix count.
-  const int64_t n = static_cast<int64_t>(s_.days.size());
+  const int64_t n = static_cast<int64_t>(s.days.size());
   std::vector<int32_t> rows;
-  if (std::isnan(info_.lat) || std::isnan(info_.lon) || n < 2) return rows;
+  if (std::isnan(info.lat) || std::isnan(info.lon) || n < 2) return rows;
   std::vector<int32_t> missing(n + 1, 0);
   for (int64_t i = 0; i < n; ++i)
-    missing[i + 1] = missing[i] + (std::isnan(s_.tmax[i]) || std::isnan(s_.tmin[i]) || std::isnan(s_.prcp[i]));
+    missing[i + 1] = missing[i] + (std::isnan(s.tmax[i]) || std::isnan(s.tmin[i]) || std::isnan(s.prcp[i]));
   auto bad = [&](int64_t i) { return missing[i + 1] != missing[i]; };
   int64_t first = 1;
-  for (int l : spec_.lags) first = std::max<int64_t>(first, l);
-  for (int w : spec_.windows) first = std::max<int64_t>(first, w);
+  for (int l : spec.lags) first = std::max<int64_t>(first, l);
+  for (int w : spec.windows) first = std::max<int64_t>(first, w);
   rows.reserve(static_cast<size_t>(n));
   for (int64_t t = first; t + 1 < n; ++t) {
     bool keep = !bad(t + 1) && !bad(t) && !bad(t - 1);
-    for (size_t i = 0; keep && i < spec_.lags.size(); ++i) keep = !bad(t - spec_.lags[i]);
-    for (size_t i = 0; keep && i < spec_.windows.size(); ++i) keep = missing[t] == missing[t - spec_.windows[i]];
+    for (size_t i = 0; keep && i < spec.lags.size(); ++i) keep = !bad(t - spec.lags[i]);
+    for (size_t i = 0; keep && i < spec.windows.size(); ++i) keep = missing[t] == missing[t - spec.windows[i]];
     if (keep) rows.push_back(static_cast<int32_t>(t));
   }
   return rows;
@@ -186,7 +186,7 @@ CityFeatures compute_city_features(const CitySeries& s, const CityInfo& info, co
   CityFeatureWriter writer(s, info, spec);
   const int F = spec.num_features();
   CityFeatures out;
-  for (int32_t t : writer.usable_rows()) {
+  for (int32_t t : usable_feature_rows(s, info, spec)) {
     out.x.resize(out.x.size() + F);
     out.y.resize(out.y.size() + 3);
     writer.write(t, out.x.data() + out.x.size() - F, out.y.data() + out.y.size() - 3);
@@ -271,7 +271,7 @@ WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<C
     }
     series[c] = parse_city_series(files.read(name), path, cities[c].id);
     ds.raw_rows[c] = static_cast<int64_t>(series[c].days.size());
-    usable[c] = CityFeatureWriter(series[c], cities[c], spec).usable_rows();
+    usable[c] = usable_feature_rows(series[c], cities[c], spec);
     ds.usable_rows[c] = static_cast<int64_t>(usable[c].size());
     if (ds.usable_rows[c] == 0) {
       throw DataError(path + ": city " + cities[c].id + " has no usable rows (every row lacks a " +

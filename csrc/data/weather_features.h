@@ -63,12 +63,14 @@ WeatherDataset build_weather_dataset(const std::string& dir, const std::vector<C
 WeatherDataset build_weather_dataset(const DataFiles& files, const std::vector<CityInfo>& cities,
                                      const FeatureSpec& spec, int threads);
 
+// Rows t (ascending) of one city whose features and next-day targets are all present.
+std::vector<int32_t> usable_feature_rows(const CitySeries& series, const CityInfo& info,
+                                         const FeatureSpec& spec);
+
 // The feature rows of one city, written straight into their final place.
 class CityFeatureWriter {
  public:
   CityFeatureWriter(const CitySeries& series, const CityInfo& info, const FeatureSpec& spec);
-  // Rows t (ascending) whose features and next-day targets are all present.
-  std::vector<int32_t> usable_rows() const;
   // Features of row t into x[0..F) and its targets into y[0..3), float32.
   void write(int64_t t, float* x, float* y);
 
