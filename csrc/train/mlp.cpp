@@ -1,11 +1,11 @@
 #include "train/mlp.h"
 
 #include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
 #include "common/errors.h"
 #include "train/dropout.h"
+#include "train/linear.h"
 
 namespace nairrcore::train {
 
@@ -21,13 +21,13 @@ MlpImpl::MlpImpl(const MlpConfig& c) {
   torch::nn::Sequential net;
   int64_t in = c.inputs;
   for (int64_t i = 0; i < c.depth; ++i) {
-    net->push_back(torch::nn::Linear(in, c.width));
+    net->push_back(FastLinear(in, c.width));
     net->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
     net->push_back(torch::nn::GELU());
     net->push_back(FastDropout(c.dropout));
     in = c.width;
   }
-  net->push_back(torch::nn::Linear(in, c.outputs));
+  net->push_back(FastLinear(in, c.outputs));
   net_ = register_module("net", net);
 }
 

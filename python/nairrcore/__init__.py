@@ -23,8 +23,20 @@ def build_info() -> dict:
     return dict(_core.build_info())
 
 
+def cpu_matmul() -> str:
+    """The library for the fp32 CPU matrix products of nairrcore's layers:
+    "onednn" (the default where torch has it) or "blas" (torch's own choice)."""
+    return str(_core.cpu_matmul())
+
+
+def set_cpu_matmul(name: str) -> None:
+    """Switch the CPU matrix library ("onednn" or "blas") for this process;
+    the environment variable NAIRRCORE_CPU_MATMUL sets the starting value."""
+    _core.set_cpu_matmul(name)
+
+
 from nairrcore import cifar10, data, evidence, forecasting  # noqa: E402  (needs _core loaded)
 from nairrcore.loader import ImageLoader, TabularLoader  # noqa: E402
 
-__all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "data", "evidence",
-           "forecasting", "__version__"]
+__all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "cpu_matmul", "data", "evidence",
+           "forecasting", "set_cpu_matmul", "__version__"]

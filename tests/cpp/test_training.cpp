@@ -1,9 +1,14 @@
+#include <c10/core/CPUAllocator.h>
+
 #include <cmath>
 
+#include "common/cpu_block_cache.h"
 #include "common/errors.h"
 #include "data/weather_features.h"
 #include "train/dropout.h"
+#include "train/cpu_matmul.h"
 #include "train/forecast_trainer.h"
+#include "train/linear.h"
 #include <torch/cuda.h>
 #include "test_support.h"
 
@@ -72,4 +77,71 @@ TEST_CASE("fast dropout keeps 1-p of the elements, scaled, reproducibly", "[trai
   auto x = at::ones({4, 5});
   d->eval();
   CHECK(at::equal(d->forward(x), x));
+}
+
+TEST_CASE("the CPU linear layer matches torch's, forward and backward, on either matmul library", "[train]") {
+  const auto dir = testing::weather_dir();
+  auto ds = data::build_weather_dataset(dir, data::select_cities(dir, {}, 1), data::FeatureSpec{}, 1);
+  auto x = ds.train.x.narrow(0, 0, 3000).contiguous();  // standardised features of a real city
+  FastLinear layer(x.size(1), 256);
+  auto named = layer->named_parameters();
+  REQUIRE(named.size() == 2);
+  CHECK(named.contains("weight"));
+  CHECK(named.contains("bias"));
+
+  auto xr = x.clone().requires_grad_(true);
+  auto ref = at::linear(xr, layer->weight, layer->bias);
+  auto probe = at::randn_like(ref);  // an arbitrary upstream gradient
+  (ref * probe).sum().backward();
+  const auto ref_dx = xr.grad().clone(), ref_dw = layer->weight.grad().clone(), ref_db = layer->bias.grad().clone();
+
+  const auto before = cpu_matmul();
+  for (auto backend : {CpuMatmul::Blas, CpuMatmul::OneDnn}) {
+    if (backend == CpuMatmul::OneDnn && !at::hasMKLDNN()) continue;
+    set_cpu_matmul(backend);
+    INFO(cpu_matmul_name(backend));
+    layer->zero_grad();
+    auto xi = x.clone().requires_grad_(true);
+    auto y = cpu_linear(xi, layer->weight, layer->bias);
+    (y * probe).sum().backward();
+    CHECK(at::allclose(y, ref, 1e-5, 1e-5));
+    CHECK(at::allclose(xi.grad(), ref_dx, 1e-5, 1e-5));
+    CHECK(at::allclose(layer->weight.grad(), ref_dw, 1e-4, 1e-3));  // sums over 3000 rows
+    CHECK(at::allclose(layer->bias.grad(), ref_db, 1e-4, 1e-3));
+    CHECK(at::allclose(layer->forward(x), ref.detach(), 1e-5, 1e-5));
+  }
+  set_cpu_matmul(before);
+  CHECK_THROWS_WITH(parse_cpu_matmul("mkl"), Catch::Contains("'onednn' or 'blas'"));
+}
+
+TEST_CASE("inside a block-cache scope, freed large CPU blocks are reused; outside, nothing is kept", "[train][memory]") {
+  const auto big = std::vector<int64_t>{8192, 256};  // one activation of the forecasting MLP
+  void* first = nullptr;
+  at::Tensor survivor;
+  {
+    CpuBlockCacheScope scope;
+    {
+      auto a = at::empty(big);
+      first = a.data_ptr();
+      a.fill_(1.5f);
+    }
+    CHECK(cpu_block_cache_free_bytes() == 8192 * 256 * 4);
+    auto b = at::empty(big);
+    CHECK(b.data_ptr() == first);
+    CHECK(cpu_block_cache_free_bytes() == 0);
+    auto small = at::ones({100});
+    CHECK(small.sum().item<float>() == 100.f);
+    {
+      CpuBlockCacheScope nested;  // a fit inside a fit keeps the cache open
+    }
+    b.fill_(2.f);
+    survivor = b;  // outlives the scope
+    void* raw = c10::GetCPUAllocator()->raw_allocate(4096);  // oneDNN's scratchpad path
+    c10::GetCPUAllocator()->raw_deallocate(raw);
+  }
+  CHECK(cpu_block_cache_free_bytes() == 0);
+  CHECK(c10::GetCPUAllocator() == c10::GetDefaultCPUAllocator());
+  CHECK(survivor.sum().item<double>() == 2.0 * 8192 * 256);
+  survivor = at::Tensor();  // freed straight back to the system
+  CHECK(cpu_block_cache_free_bytes() == 0);
 }

@@ -36,6 +36,24 @@ def test_same_seed_same_losses_on_cpu(small_data):
     assert [h["train_loss"] for h in other] != [h["train_loss"] for h in runs[0]]
 
 
+def test_both_cpu_matmul_libraries_train_the_same_model(small_data):
+    data = subset(small_data, 20000)
+    before = nairrcore.cpu_matmul()
+    losses = {}
+    try:
+        for name in ("blas", "onednn"):
+            nairrcore.set_cpu_matmul(name)
+            assert nairrcore.cpu_matmul() == name
+            losses[name] = [h["train_loss"] for h in fc.Trainer(fc.ForecastConfig(**SMALL)).fit(data)]
+    finally:
+        nairrcore.set_cpu_matmul(before)
+    # the same fp32 arithmetic in another summation order: equal to rounding, and both learn
+    assert losses["onednn"] == pytest.approx(losses["blas"], rel=1e-4)
+    assert losses["onednn"][-1] < losses["onednn"][0]
+    with pytest.raises(nairrcore.ConfigError, match="'onednn' or 'blas'"):
+        nairrcore.set_cpu_matmul("mkl")
+
+
 def test_saved_model_reloads_in_python_with_same_predictions(small_data, tmp_path):
     data = subset(small_data, 5000)
     trainer = fc.Trainer(fc.ForecastConfig(**{**SMALL, "epochs": 1}))

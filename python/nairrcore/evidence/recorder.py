@@ -87,7 +87,8 @@ class RunRecorder:
     def config(self, **values) -> None:
         self._config.update(values)
         write_json(self.run_dir / "run_config.json", {"workload": self.workload, "platform": self.platform,
-                                                      "schema_version": SCHEMA_VERSION, **self._config})
+                                                      "schema_version": SCHEMA_VERSION, "cpu_matmul": _core.cpu_matmul(),
+                                                      **self._config})
 
     def epoch(self, stats: dict) -> None:
         self.epochs.append(dict(stats))

@@ -1,0 +1,57 @@
+#include "train/linear.h"
+
+#include <torch/autograd.h>
+
+#include "compat/torch_compat.h"
+#include "train/cpu_matmul.h"
+
+namespace nairrcore::train {
+
+namespace {
+at::Tensor product(const at::Tensor& a, const at::Tensor& b) {
+  auto out = at::empty({a.size(0), b.size(1)}, a.options());
+  cpu_matmul_into(a, b, out);
+  return out;
+}
+
+struct CpuLinear : torch::autograd::Function<CpuLinear> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    auto y = product(x, weight.t());
+    if (bias.defined()) y.add_(bias);
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& weight = saved[1];
+    const auto dy = grads[0].contiguous();
+    at::Tensor dx, dw, db;
+    if (ctx->needs_input_grad(0)) dx = product(dy, weight);
+    if (ctx->needs_input_grad(1)) dw = product(dy.t(), x);
+    if (ctx->needs_input_grad(2)) db = dy.sum(0);
+    return {dx, dw, db};
+  }
+};
+
+bool takes_cpu_path(const at::Tensor& x, const at::Tensor& weight) {
+  return cpu_matmul() == CpuMatmul::OneDnn && x.is_cpu() && x.dim() == 2 && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
+         !compat::autocast_enabled(c10::DeviceType::CPU);
+}
+}  // namespace
+
+FastLinearImpl::FastLinearImpl(int64_t in_features, int64_t out_features)
+    : torch::nn::LinearImpl(torch::nn::LinearOptions(in_features, out_features)) {}
+
+at::Tensor FastLinearImpl::forward(const at::Tensor& x) {
+  if (!takes_cpu_path(x, weight)) return torch::nn::LinearImpl::forward(x);
+  return CpuLinear::apply(x.contiguous(), weight, bias);
+}
+
+at::Tensor cpu_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return CpuLinear::apply(x, weight, bias);
+}
+
+}  // namespace nairrcore::train
