@@ -10,34 +10,16 @@
 #include <mutex>
 
 #include "common/errors.h"
+#include "train/dropout_hash.h"
 
 namespace nairrcore::train {
 
 namespace {
-struct MaskStream {
-  uint32_t salt, offset, threshold;
-  float keep;
-  MaskStream(double p, uint64_t key)
-      : salt(static_cast<uint32_t>(key)),
-        offset(static_cast<uint32_t>(key >> 32)),
-        threshold(static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL))),
-        keep(static_cast<float>(1.0 / (1.0 - p))) {}
-};
-
-// y[i] = x[i] * (0 or 1/(1-p)) for elements first..first+n of the stream: a
-// 32-bit counter hash (murmur3's finaliser) that compilers vectorise, built
-// for AVX-512, AVX2 and the baseline, chosen at load time.
+// y[i] = x[i] * (0 or 1/(1-p)) for elements first..first+n of the stream,
+// built for AVX-512, AVX2 and the baseline, chosen at load time.
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void masked_scale(const float* x, float* y, int64_t n, uint32_t first, MaskStream s) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t h = ((first + static_cast<uint32_t>(i)) ^ s.offset) * 0x9E3779B9u + s.salt;
-    h ^= h >> 16;
-    h *= 0x85EBCA6Bu;
-    h ^= h >> 13;
-    h *= 0xC2B2AE35u;
-    h ^= h >> 16;
-    y[i] = h < s.threshold ? 0.f : x[i] * s.keep;
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s.scale(first + static_cast<uint32_t>(i));
 }
 
 at::Tensor apply_mask(const at::Tensor& x, const MaskStream& s) {
@@ -70,6 +52,12 @@ FastDropoutImpl::FastDropoutImpl(double p) : p_(p) {
   NAIRR_CHECK_ARG(p >= 0 && p < 1, "dropout: expected 0 <= p < 1, got " + std::to_string(p));
 }
 
+uint64_t draw_dropout_key() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get<at::CPUGeneratorImpl>()->random64();
+}
+
 at::Tensor dropout_mask(int64_t numel, double p, uint64_t key) {
   return apply_mask(at::ones({numel}, at::kFloat), MaskStream(p, key));
 }
@@ -79,12 +67,7 @@ at::Tensor FastDropoutImpl::forward(const at::Tensor& x) {
   if (!x.is_cpu()) return torch::nn::functional::dropout(x, torch::nn::functional::DropoutFuncOptions().p(p_).training(true));
   NAIRR_CHECK_ARG(x.numel() <= std::numeric_limits<uint32_t>::max(),
                   "dropout: tensors above 2^32 elements are not supported on the CPU");
-  uint64_t key;
-  {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    key = gen.get<at::CPUGeneratorImpl>()->random64();
-  }
+  const uint64_t key = draw_dropout_key();
   if (x.scalar_type() == at::kFloat) return HashDropout::apply(x, p_, static_cast<int64_t>(key));
   return x * dropout_mask(x.numel(), p_, key).view(x.sizes()).to(x.scalar_type());
 }

@@ -17,6 +17,7 @@ class FastDropoutImpl : public torch::nn::Cloneable<FastDropoutImpl> {
   explicit FastDropoutImpl(double p);
   void reset() override {}
   at::Tensor forward(const at::Tensor& x);
+  double p() const { return p_; }
 
  private:
   double p_;

@@ -1,11 +1,9 @@
 #include "train/mlp.h"
 
 #include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/normalization.h>
 
 #include "common/errors.h"
-#include "train/dropout.h"
-#include "train/linear.h"
+#include "train/norm_gelu_dropout.h"
 
 namespace nairrcore::train {
 
@@ -21,17 +19,30 @@ MlpImpl::MlpImpl(const MlpConfig& c) {
   torch::nn::Sequential net;
   int64_t in = c.inputs;
   for (int64_t i = 0; i < c.depth; ++i) {
-    net->push_back(FastLinear(in, c.width));
-    net->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.width})));
+    linears_.emplace_back(in, c.width);
+    norms_.emplace_back(torch::nn::LayerNormOptions({c.width}));
+    dropouts_.emplace_back(c.dropout);
+    net->push_back(linears_.back());
+    net->push_back(norms_.back());
     net->push_back(torch::nn::GELU());
-    net->push_back(FastDropout(c.dropout));
+    net->push_back(dropouts_.back());
     in = c.width;
   }
-  net->push_back(FastLinear(in, c.outputs));
+  linears_.emplace_back(in, c.outputs);
+  net->push_back(linears_.back());
   net_ = register_module("net", net);
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) { return net_->forward(x); }
+at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  if (!fused_block_applies(x)) return net_->forward(x);
+  at::Tensor h = x;
+  for (size_t i = 0; i < norms_.size(); ++i) {
+    const auto& norm = norms_[i];
+    h = norm_gelu_dropout(linears_[i]->forward(h), norm->weight, norm->bias, norm->options.eps(),
+                          dropouts_[i]->p(), is_training());
+  }
+  return linears_.back()->forward(h);
+}
 
 int64_t MlpImpl::num_parameters() const {
   int64_t n = 0;

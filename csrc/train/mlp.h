@@ -2,8 +2,15 @@
 // The forecasting MLP: depth x [Linear(width) -> LayerNorm -> GELU ->
 // Dropout(p)] -> Linear(outputs). Parameter names match
 // nairrcore.forecasting.model.MLP so state dicts move between C++ and Python.
+// On the CPU in fp32, each LayerNorm -> GELU -> Dropout runs as one fused op.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <vector>
+
+#include "train/dropout.h"
+#include "train/linear.h"
 
 namespace nairrcore::train {
 
@@ -24,6 +31,10 @@ class MlpImpl : public torch::nn::Module {
 
  private:
   torch::nn::Sequential net_{nullptr};
+  // The same modules as net_ holds, for the fused CPU path.
+  std::vector<FastLinear> linears_;
+  std::vector<torch::nn::LayerNorm> norms_;
+  std::vector<FastDropout> dropouts_;
 };
 TORCH_MODULE(Mlp);
 

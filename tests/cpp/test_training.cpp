@@ -9,6 +9,7 @@
 #include "train/cpu_matmul.h"
 #include "train/forecast_trainer.h"
 #include "train/linear.h"
+#include "train/norm_gelu_dropout.h"
 #include <torch/cuda.h>
 #include "test_support.h"
 
@@ -144,4 +145,42 @@ TEST_CASE("inside a block-cache scope, freed large CPU blocks are reused; outsid
   CHECK(survivor.sum().item<double>() == 2.0 * 8192 * 256);
   survivor = at::Tensor();  // freed straight back to the system
   CHECK(cpu_block_cache_free_bytes() == 0);
+}
+
+TEST_CASE("the fused norm-GELU-dropout block matches LayerNorm, GELU and dropout, forward and backward", "[train]") {
+  const auto dir = testing::weather_dir();
+  auto ds = data::build_weather_dataset(dir, data::select_cities(dir, {}, 1), data::FeatureSpec{}, 1);
+  torch::manual_seed(3);
+  FastLinear first(ds.train.x.size(1), 200);  // a width that is not a multiple of 16
+  const auto z = first->forward(ds.train.x.narrow(0, 0, 5000)).detach();  // a real first-layer activation
+  torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({200}));
+  {
+    torch::NoGradGuard no_grad;
+    norm->weight.uniform_(0.5, 1.5);
+    norm->bias.uniform_(-0.5, 0.5);
+  }
+  FastDropout dropout(0.25);
+  const auto probe = at::randn_like(z);
+
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    dropout->train(training);
+    auto zr = z.clone().requires_grad_(true);
+    torch::manual_seed(11);  // the same dropout key for both paths
+    auto ref = dropout->forward(at::gelu(norm->forward(zr)));
+    (ref * probe).sum().backward();
+    const auto ref_dz = zr.grad().clone(), ref_dg = norm->weight.grad().clone(), ref_db = norm->bias.grad().clone();
+    norm->zero_grad();
+
+    auto zf = z.clone().requires_grad_(true);
+    torch::manual_seed(11);
+    auto fused = norm_gelu_dropout(zf, norm->weight, norm->bias, 1e-5, 0.25, training);
+    (fused * probe).sum().backward();
+    CHECK(at::allclose(fused, ref, 1e-5, 2e-6));  // so the same elements were dropped
+    CHECK(fused.eq(0).sum().item<double>() / fused.numel() == Approx(training ? 0.25 : 0.0).margin(0.01));
+    CHECK(at::allclose(zf.grad(), ref_dz, 1e-4, 1e-5));
+    CHECK(at::allclose(norm->weight.grad(), ref_dg, 1e-4, 1e-3));  // sums over 5000 rows
+    CHECK(at::allclose(norm->bias.grad(), ref_db, 1e-4, 1e-3));
+    norm->zero_grad();
+  }
 }

@@ -1,0 +1,36 @@
+#pragma once
+// The CPU dropout mask as a pure function of (p, key, element index): a 32-bit
+// counter hash (murmur3's finaliser) that compilers vectorise. Shared by
+// FastDropout and the fused norm-GELU-dropout block, so both drop the same
+// elements for the same key.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace nairrcore::train {
+
+struct MaskStream {
+  uint32_t salt, offset, threshold;
+  float keep;
+  MaskStream(double p, uint64_t key)
+      : salt(static_cast<uint32_t>(key)),
+        offset(static_cast<uint32_t>(key >> 32)),
+        threshold(static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL))),
+        keep(static_cast<float>(1.0 / (1.0 - p))) {}
+
+  // 0 or 1/(1-p) for element `index` of the tensor.
+  __attribute__((always_inline)) inline float scale(uint32_t index) const {
+    uint32_t h = (index ^ offset) * 0x9E3779B9u + salt;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h < threshold ? 0.f : keep;
+  }
+};
+
+// One draw from torch's CPU generator: the key of one dropout call.
+uint64_t draw_dropout_key();
+
+}  // namespace nairrcore::train
