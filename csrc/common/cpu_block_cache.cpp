@@ -16,6 +16,9 @@ namespace {
 constexpr size_t kMinBytes = size_t{1} << 20;
 constexpr size_t kGranule = size_t{64} << 10;
 constexpr size_t kHugePage = size_t{2} << 20;
+// Beyond this much idle cached memory, freed blocks go back to the system (a
+// loop whose tensor sizes keep changing must not pile them up).
+constexpr size_t kMaxFreeBytes = size_t{4} << 30;
 
 class BlockCache final : public c10::Allocator {
  public:
@@ -102,7 +105,7 @@ class BlockCache final : public c10::Allocator {
       }
       const size_t size = it->second;
       c.live_.erase(it);
-      if (c.scopes_ > 0) {
+      if (c.scopes_ > 0 && c.free_bytes_ + size <= kMaxFreeBytes) {
         c.free_[size].push_back(p);
         c.free_bytes_ += size;
         return;
