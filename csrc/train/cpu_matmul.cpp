@@ -20,7 +20,12 @@ namespace {
 CpuMatmul default_backend() {
   if (!at::hasMKLDNN()) return CpuMatmul::Blas;
   const char* env = std::getenv("NAIRRCORE_CPU_MATMUL");
-  return env && *env ? parse_cpu_matmul(env) : CpuMatmul::OneDnn;
+  if (env && *env) return parse_cpu_matmul(env);
+#if defined(__x86_64__)
+  return CpuMatmul::OneDnn;
+#else
+  return CpuMatmul::Blas;  // oneDNN's JIT GEMMs were measured on x86-64 only
+#endif
 }
 
 std::atomic<int>& backend_slot() {

@@ -12,8 +12,8 @@ namespace nairrcore::train {
 
 enum class CpuMatmul { OneDnn, Blas };
 
-// oneDNN when torch was built with it; NAIRRCORE_CPU_MATMUL=blas|onednn
-// overrides the default, set_cpu_matmul() overrides both.
+// oneDNN on x86-64 when torch was built with it, else the BLAS;
+// NAIRRCORE_CPU_MATMUL=blas|onednn overrides the default, set_cpu_matmul() both.
 CpuMatmul cpu_matmul();
 void set_cpu_matmul(CpuMatmul backend);
 CpuMatmul parse_cpu_matmul(const std::string& name);

@@ -25,7 +25,7 @@ def build_info() -> dict:
 
 def cpu_matmul() -> str:
     """The library for the fp32 CPU matrix products of nairrcore's layers:
-    "onednn" (the default where torch has it) or "blas" (torch's own choice)."""
+    "onednn" (the default on x86-64) or "blas" (torch's own choice)."""
     return str(_core.cpu_matmul())
 
 
