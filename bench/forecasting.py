@@ -127,8 +127,6 @@ def matmul_floor(args, train_rows: int, library: str, steps: int = 10) -> dict:
     dims = [37] + [args.width] * args.depth + [3]
     b = args.batch_size
     layers = [(torch.randn(b, i), torch.randn(o, i), torch.randn(b, o)) for i, o in zip(dims, dims[1:])]
-    before = nairrcore.cpu_matmul()
-    nairrcore.set_cpu_matmul(library)
     mm = nairrcore._core.cpu_matmul_product
 
     def step():
@@ -138,14 +136,12 @@ def matmul_floor(args, train_rows: int, library: str, steps: int = 10) -> dict:
             if k > 0:
                 mm(g, w)           # input gradient (not needed for the data)
 
-    try:
+    with nairrcore.using_cpu_matmul(library):
         step()
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
         per_step = (time.perf_counter() - t0) / steps
-    finally:
-        nairrcore.set_cpu_matmul(before)
     flops = 2 * b * sum(i * o * (3 if k > 0 else 2) for k, (i, o) in enumerate(zip(dims, dims[1:])))
     return {"sec_per_step": per_step, "sec_per_epoch": per_step * train_rows / b,
             "samples_per_sec": b / per_step, "gflops": flops / per_step / 1e9}
@@ -153,14 +149,10 @@ def matmul_floor(args, train_rows: int, library: str, steps: int = 10) -> dict:
 
 def train_rate_with(args, data, library: str, epochs: int = 3) -> float:
     """nairrcore's training samples/s with another CPU matrix library (ablation)."""
-    before = nairrcore.cpu_matmul()
-    nairrcore.set_cpu_matmul(library)
-    try:
-        cfg = fc.ForecastConfig(width=args.width, depth=args.depth, epochs=epochs, batch_size=args.batch_size,
-                                lr=args.lr, seed=args.seed, device="cpu", precision=args.precision)
+    cfg = fc.ForecastConfig(width=args.width, depth=args.depth, epochs=epochs, batch_size=args.batch_size,
+                            lr=args.lr, seed=args.seed, device="cpu", precision=args.precision)
+    with nairrcore.using_cpu_matmul(library):
         hist = fc.Trainer(cfg).fit(data)
-    finally:
-        nairrcore.set_cpu_matmul(before)
     return sum(h["train_samples"] for h in hist) / sum(h["train_sec"] for h in hist)
 
 

@@ -2,7 +2,6 @@
 #include <ATen/Parallel.h>
 
 #include "bindings/bindings.h"
-#include "common/errors.h"
 #include "data/gather.h"
 #include "dist/launch_env.h"
 #include "dist/group.h"
@@ -37,15 +36,8 @@ void bind_info(py::module_& m) {
         "The library for fp32 CPU matrix products in nairrcore's layers: 'onednn' or 'blas'.");
   m.def("set_cpu_matmul", [](const std::string& name) { train::set_cpu_matmul(train::parse_cpu_matmul(name)); },
         py::arg("name"));
-  m.def("cpu_matmul_product", [](const at::Tensor& a, const at::Tensor& b) {
-    NAIRR_CHECK_ARG(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0) && a.is_cpu() && b.is_cpu() &&
-                        a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat,
-                    "cpu_matmul_product: expected fp32 CPU matrices [m, k] and [k, n]");
-    auto out = at::empty({a.size(0), b.size(1)}, a.options());
-    py::gil_scoped_release nogil;
-    train::cpu_matmul_into(a, b, out);
-    return out;
-  }, py::arg("a"), py::arg("b"), "a @ b through the selected CPU matrix library (benchmarks).");
+  m.def("cpu_matmul_product", &train::cpu_matmul_product, py::arg("a"), py::arg("b"),
+        py::call_guard<py::gil_scoped_release>(), "a @ b through the selected CPU matrix library (benchmarks).");
   m.def("host_stats", [] {
     auto s = telemetry::read_host_stats();
     py::dict d;

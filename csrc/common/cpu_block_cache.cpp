@@ -1,7 +1,6 @@
 #include "common/cpu_block_cache.h"
 
 #include <c10/core/CPUAllocator.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -10,12 +9,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/large_alloc.h"
+
 namespace nairrcore {
 
 namespace {
 constexpr size_t kMinBytes = size_t{1} << 20;
 constexpr size_t kGranule = size_t{64} << 10;
-constexpr size_t kHugePage = size_t{2} << 20;
 // Beyond this much idle cached memory, freed blocks go back to the system (a
 // loop whose tensor sizes keep changing must not pile them up).
 constexpr size_t kMaxFreeBytes = size_t{4} << 30;
@@ -24,7 +24,7 @@ class BlockCache final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t n) override {
     if (n < kMinBytes) return fallback_->allocate(n);
-    const size_t granule = n < kHugePage ? kGranule : kHugePage;
+    const size_t granule = n < kHugePageBytes ? kGranule : kHugePageBytes;
     const size_t size = (n + granule - 1) / granule * granule;
     void* p = nullptr;
     {
@@ -84,12 +84,9 @@ class BlockCache final : public c10::Allocator {
 
  private:
   static void* fresh_block(size_t size) {
-    const bool huge = size >= kHugePage;  // then a multiple of it
-    void* p = std::aligned_alloc(huge ? kHugePage : 4096, size);
+    if (size >= kHugePageBytes) return alloc_huge_pages(size);
+    void* p = std::aligned_alloc(4096, size);
     if (p == nullptr) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    if (huge) madvise(p, size, MADV_HUGEPAGE);
-#endif
     return p;
   }
 

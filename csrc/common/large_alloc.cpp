@@ -7,19 +7,23 @@
 
 namespace nairrcore {
 
-at::Tensor empty_large(at::IntArrayRef sizes, at::ScalarType dtype) {
-  constexpr size_t kHugePage = size_t{2} << 20;
-  int64_t numel = 1;
-  for (int64_t s : sizes) numel *= s;
-  const size_t bytes = static_cast<size_t>(numel) * at::elementSize(dtype);
-  if (bytes < 8 * kHugePage) return at::empty(sizes, dtype);
-  const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = std::aligned_alloc(kHugePage, rounded);
+void* alloc_huge_pages(size_t bytes) {
+  const size_t rounded = (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes;
+  void* p = std::aligned_alloc(kHugePageBytes, rounded);
   if (p == nullptr) throw std::bad_alloc();
 #ifdef MADV_HUGEPAGE
   madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP it is ordinary memory
 #endif
-  return at::from_blob(p, sizes, [](void* q) { std::free(q); }, at::TensorOptions().dtype(dtype));
+  return p;
+}
+
+at::Tensor empty_large(at::IntArrayRef sizes, at::ScalarType dtype) {
+  int64_t numel = 1;
+  for (int64_t s : sizes) numel *= s;
+  const size_t bytes = static_cast<size_t>(numel) * at::elementSize(dtype);
+  if (bytes < 8 * kHugePageBytes) return at::empty(sizes, dtype);
+  return at::from_blob(alloc_huge_pages(bytes), sizes, [](void* q) { std::free(q); },
+                       at::TensorOptions().dtype(dtype));
 }
 
 }  // namespace nairrcore

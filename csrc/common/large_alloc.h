@@ -6,6 +6,12 @@
 
 namespace nairrcore {
 
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
 at::Tensor empty_large(at::IntArrayRef sizes, at::ScalarType dtype);
+
+// `bytes` rounded up to whole huge pages, aligned to one and advised as huge;
+// release with std::free.
+void* alloc_huge_pages(size_t bytes);
 
 }  // namespace nairrcore

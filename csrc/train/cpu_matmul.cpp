@@ -1,6 +1,7 @@
 #include "train/cpu_matmul.h"
 
 #include <ATen/Context.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/mm.h>
 
 #include <atomic>
@@ -51,12 +52,22 @@ CpuMatmul parse_cpu_matmul(const std::string& name) {
 
 std::string cpu_matmul_name(CpuMatmul backend) { return backend == CpuMatmul::OneDnn ? "onednn" : "blas"; }
 
-void cpu_matmul_into(const at::Tensor& a, const at::Tensor& b, at::Tensor out) {
+at::Tensor cpu_matmul_product(const at::Tensor& a, const at::Tensor& b) {
+  NAIRR_CHECK_ARG(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0) && a.is_cpu() && b.is_cpu() &&
+                      a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat,
+                  "cpu_matmul_product: expected fp32 CPU matrices [m, k] and [k, n]");
+  auto out = at::empty({a.size(0), b.size(1)}, a.options());
   if (cpu_matmul() == CpuMatmul::OneDnn) {
     at::native::mkldnn_matmul(a, b, out, /*beta=*/0.f, /*alpha=*/1.f);
   } else {
     at::mm_out(out, a, b);
   }
+  return out;
+}
+
+bool cpu_fp32_rows(const at::Tensor& x) {
+  return x.is_cpu() && x.dim() == 2 && x.scalar_type() == at::kFloat &&
+         !compat::autocast_enabled(c10::DeviceType::CPU);
 }
 
 }  // namespace nairrcore::train

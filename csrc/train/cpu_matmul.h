@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "compat/torch_compat.h"
+
 namespace nairrcore::train {
 
 enum class CpuMatmul { OneDnn, Blas };
@@ -19,7 +21,12 @@ void set_cpu_matmul(CpuMatmul backend);
 CpuMatmul parse_cpu_matmul(const std::string& name);
 std::string cpu_matmul_name(CpuMatmul backend);
 
-// out = a @ b for 2-D fp32 CPU tensors; a and b may be transposed views.
-void cpu_matmul_into(const at::Tensor& a, const at::Tensor& b, at::Tensor out);
+// a @ b for 2-D fp32 CPU tensors [m, k] and [k, n] (ConfigError otherwise);
+// a and b may be transposed views.
+at::Tensor cpu_matmul_product(const at::Tensor& a, const at::Tensor& b);
+
+// Whether x is what nairrcore's CPU fast paths take: 2-D fp32 rows on the CPU,
+// with autocast off.
+bool cpu_fp32_rows(const at::Tensor& x);
 
 }  // namespace nairrcore::train

@@ -52,7 +52,9 @@ FastDropoutImpl::FastDropoutImpl(double p) : p_(p) {
   NAIRR_CHECK_ARG(p >= 0 && p < 1, "dropout: expected 0 <= p < 1, got " + std::to_string(p));
 }
 
-uint64_t draw_dropout_key() {
+uint64_t draw_dropout_key(int64_t numel) {
+  NAIRR_CHECK_ARG(numel <= std::numeric_limits<uint32_t>::max(),
+                  "dropout: tensors above 2^32 elements are not supported on the CPU");
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
   return gen.get<at::CPUGeneratorImpl>()->random64();
@@ -65,9 +67,7 @@ at::Tensor dropout_mask(int64_t numel, double p, uint64_t key) {
 at::Tensor FastDropoutImpl::forward(const at::Tensor& x) {
   if (!is_training() || p_ == 0) return x;
   if (!x.is_cpu()) return torch::nn::functional::dropout(x, torch::nn::functional::DropoutFuncOptions().p(p_).training(true));
-  NAIRR_CHECK_ARG(x.numel() <= std::numeric_limits<uint32_t>::max(),
-                  "dropout: tensors above 2^32 elements are not supported on the CPU");
-  const uint64_t key = draw_dropout_key();
+  const uint64_t key = draw_dropout_key(x.numel());
   if (x.scalar_type() == at::kFloat) return HashDropout::apply(x, p_, static_cast<int64_t>(key));
   return x * dropout_mask(x.numel(), p_, key).view(x.sizes()).to(x.scalar_type());
 }

@@ -30,7 +30,8 @@ struct MaskStream {
   }
 };
 
-// One draw from torch's CPU generator: the key of one dropout call.
-uint64_t draw_dropout_key();
+// One draw from torch's CPU generator: the key of one dropout call on a
+// tensor of `numel` elements (ConfigError beyond the hash's 2^32 indices).
+uint64_t draw_dropout_key(int64_t numel);
 
 }  // namespace nairrcore::train

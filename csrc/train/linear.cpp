@@ -2,23 +2,16 @@
 
 #include <torch/autograd.h>
 
-#include "compat/torch_compat.h"
 #include "train/cpu_matmul.h"
 
 namespace nairrcore::train {
 
 namespace {
-at::Tensor product(const at::Tensor& a, const at::Tensor& b) {
-  auto out = at::empty({a.size(0), b.size(1)}, a.options());
-  cpu_matmul_into(a, b, out);
-  return out;
-}
-
 struct CpuLinear : torch::autograd::Function<CpuLinear> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias) {
     ctx->save_for_backward({x, weight});
-    auto y = product(x, weight.t());
+    auto y = cpu_matmul_product(x, weight.t());
     if (bias.defined()) y.add_(bias);
     return y;
   }
@@ -29,16 +22,15 @@ struct CpuLinear : torch::autograd::Function<CpuLinear> {
     const auto& weight = saved[1];
     const auto dy = grads[0].contiguous();
     at::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0)) dx = product(dy, weight);
-    if (ctx->needs_input_grad(1)) dw = product(dy.t(), x);
+    if (ctx->needs_input_grad(0)) dx = cpu_matmul_product(dy, weight);
+    if (ctx->needs_input_grad(1)) dw = cpu_matmul_product(dy.t(), x);
     if (ctx->needs_input_grad(2)) db = dy.sum(0);
     return {dx, dw, db};
   }
 };
 
 bool takes_cpu_path(const at::Tensor& x, const at::Tensor& weight) {
-  return cpu_matmul() == CpuMatmul::OneDnn && x.is_cpu() && x.dim() == 2 && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
-         !compat::autocast_enabled(c10::DeviceType::CPU);
+  return cpu_matmul() == CpuMatmul::OneDnn && cpu_fp32_rows(x) && weight.scalar_type() == at::kFloat;
 }
 }  // namespace
 

@@ -1,6 +1,6 @@
 #pragma once
 // torch's Linear (same options, initialisation and parameter names) whose fp32
-// CPU products, forward and backward, go through cpu_matmul_into(). Anywhere
+// CPU products, forward and backward, go through cpu_matmul_product(). Anywhere
 // else (GPU, autocast, other dtypes) it is torch's Linear unchanged.
 #include <torch/nn/modules/linear.h>
 
@@ -13,7 +13,7 @@ class FastLinearImpl : public torch::nn::LinearImpl {
 };
 TORCH_MODULE(FastLinear);
 
-// x @ weight.T + bias through cpu_matmul_into(), differentiable (for tests).
+// x @ weight.T + bias through cpu_matmul_product(), differentiable (for tests).
 at::Tensor cpu_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 }  // namespace nairrcore::train

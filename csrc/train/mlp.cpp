@@ -3,6 +3,7 @@
 #include <torch/nn/modules/activation.h>
 
 #include "common/errors.h"
+#include "train/cpu_matmul.h"
 #include "train/norm_gelu_dropout.h"
 
 namespace nairrcore::train {
@@ -34,7 +35,7 @@ MlpImpl::MlpImpl(const MlpConfig& c) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  if (!fused_block_applies(x)) return net_->forward(x);
+  if (!cpu_fp32_rows(x)) return net_->forward(x);
   at::Tensor h = x;
   for (size_t i = 0; i < norms_.size(); ++i) {
     const auto& norm = norms_[i];

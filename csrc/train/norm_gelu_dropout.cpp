@@ -5,11 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "common/errors.h"
-#include "compat/torch_compat.h"
+#include "train/cpu_matmul.h"
 #include "train/dropout_hash.h"
 
 #define NAIRR_INLINE __attribute__((always_inline)) inline
@@ -215,20 +214,13 @@ struct NormGeluDropout : torch::autograd::Function<NormGeluDropout> {
 };
 }  // namespace
 
-bool fused_block_applies(const at::Tensor& x) {
-  return x.is_cpu() && x.dim() == 2 && x.scalar_type() == at::kFloat &&
-         !compat::autocast_enabled(c10::DeviceType::CPU);
-}
-
 at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
                              double p, bool training) {
-  NAIRR_CHECK_ARG(fused_block_applies(z) && gamma.scalar_type() == at::kFloat && beta.scalar_type() == at::kFloat &&
+  NAIRR_CHECK_ARG(cpu_fp32_rows(z) && gamma.scalar_type() == at::kFloat && beta.scalar_type() == at::kFloat &&
                       gamma.numel() == z.size(1) && beta.numel() == z.size(1),
                   "norm_gelu_dropout: expected fp32 CPU rows [n, w] and gamma, beta of w elements");
-  NAIRR_CHECK_ARG(z.numel() <= std::numeric_limits<uint32_t>::max(),
-                  "norm_gelu_dropout: tensors above 2^32 elements are not supported on the CPU");
   const bool drop = training && p > 0;
-  const int64_t key = drop ? static_cast<int64_t>(draw_dropout_key()) : 0;
+  const int64_t key = drop ? static_cast<int64_t>(draw_dropout_key(z.numel())) : 0;
   return NormGeluDropout::apply(z.contiguous(), gamma.contiguous(), beta.contiguous(), eps, drop ? p : 0.0, key);
 }
 

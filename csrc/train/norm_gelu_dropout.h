@@ -11,10 +11,7 @@
 
 namespace nairrcore::train {
 
-// Whether norm_gelu_dropout() applies: fp32 CPU rows, no autocast.
-bool fused_block_applies(const at::Tensor& x);
-
-// z: [rows, width]; gamma, beta: [width]. p = 0 or !training: no dropout.
+// z: fp32 CPU rows (cpu_fp32_rows()), [rows, width]; gamma, beta: [width]. p = 0 or !training: no dropout.
 at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
                              double p, bool training);
 

@@ -7,6 +7,8 @@ over it plus evidence recording and a command line.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from nairrcore._native import core as _core
@@ -35,8 +37,20 @@ def set_cpu_matmul(name: str) -> None:
     _core.set_cpu_matmul(name)
 
 
+@contextlib.contextmanager
+def using_cpu_matmul(name: str) -> Iterator[None]:
+    """set_cpu_matmul(name) for the block, then the library in use before it."""
+    before = cpu_matmul()
+    set_cpu_matmul(name)
+    try:
+        yield
+    finally:
+        set_cpu_matmul(before)
+
+
 from nairrcore import cifar10, data, evidence, forecasting  # noqa: E402  (needs _core loaded)
 from nairrcore.loader import ImageLoader, TabularLoader  # noqa: E402
 
 __all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "cpu_matmul", "data", "evidence",
-           "forecasting", "set_cpu_matmul", "__version__"]
+           "forecasting", "set_cpu_matmul", "using_cpu_matmul",
+           "__version__"]

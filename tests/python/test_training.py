@@ -40,13 +40,11 @@ def test_both_cpu_matmul_libraries_train_the_same_model(small_data):
     data = subset(small_data, 20000)
     before = nairrcore.cpu_matmul()
     losses = {}
-    try:
-        for name in ("blas", "onednn"):
-            nairrcore.set_cpu_matmul(name)
+    for name in ("blas", "onednn"):
+        with nairrcore.using_cpu_matmul(name):
             assert nairrcore.cpu_matmul() == name
             losses[name] = [h["train_loss"] for h in fc.Trainer(fc.ForecastConfig(**SMALL)).fit(data)]
-    finally:
-        nairrcore.set_cpu_matmul(before)
+    assert nairrcore.cpu_matmul() == before
     # the same fp32 arithmetic in another summation order: equal to rounding, and both learn
     assert losses["onednn"] == pytest.approx(losses["blas"], rel=1e-4)
     assert losses["onednn"][-1] < losses["onednn"][0]
