@@ -76,9 +76,24 @@ def _cmd_train(args) -> int:
         return exc.exit_code
     if args.save_model and (rank == 0 or "{rank}" in args.save_model):
         trainer.save(args.save_model.format(rank=rank))
-    if rank == 0 or args.all_ranks_print:
-        print(json.dumps({"rank": rank, "history": history}, default=str))
+    line = json.dumps({"rank": rank, "history": history}, default=str)
+    if args.all_ranks_print and group is not None:
+        _print_in_rank_order(line, rank, group.size)
+    elif rank == 0:
+        print(line, flush=True)
     return 0
+
+
+def _print_in_rank_order(line: str, rank: int, size: int) -> None:
+    """Every rank prints its line whole: ranks share one stdout, and a line
+    longer than a pipe's atomic write (4 KiB) would otherwise interleave."""
+    import torch.distributed as td
+
+    for turn in range(size):
+        if turn == rank:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        td.barrier()
 
 
 def _cmd_sweep(args) -> int:

@@ -82,7 +82,9 @@ def test_torchrun_cifar_resnet_ranks_stay_identical(tmp_path):
     r0, r1 = _state(tmp_path / "m0.pt"), _state(tmp_path / "m1.pt")
     params_only = [k for k in r0 if "running" not in k and "num_batches" not in k]
     assert all(torch.equal(r0[k], r1[k]) for k in params_only)
-    accs = {json.loads(line)["history"][-1]["val_accuracy"] for line in ddp.stdout.strip().splitlines()}
+    lines = [json.loads(line) for line in ddp.stdout.strip().splitlines()]
+    assert sorted(r["rank"] for r in lines) == [0, 1]  # one whole line per rank
+    accs = {r["history"][-1]["val_accuracy"] for r in lines}
     assert len(accs) == 1  # evaluation reduced over both ranks
 
 
