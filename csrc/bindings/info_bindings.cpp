@@ -2,6 +2,7 @@
 #include <ATen/Parallel.h>
 
 #include "bindings/bindings.h"
+#include "common/cpu_block_cache.h"
 #include "data/gather.h"
 #include "dist/launch_env.h"
 #include "dist/group.h"
@@ -36,6 +37,9 @@ void bind_info(py::module_& m) {
         "The library for fp32 CPU matrix products in nairrcore's layers: 'onednn' or 'blas'.");
   m.def("set_cpu_matmul", [](const std::string& name) { train::set_cpu_matmul(train::parse_cpu_matmul(name)); },
         py::arg("name"));
+  m.def("cpu_block_cache", &cpu_block_cache_enabled,
+        "Whether a CPU fit() keeps freed blocks of 1 MiB and more for reuse.");
+  m.def("set_cpu_block_cache", &set_cpu_block_cache_enabled, py::arg("enabled"));
   m.def("cpu_matmul_product", &train::cpu_matmul_product, py::arg("a"), py::arg("b"),
         py::call_guard<py::gil_scoped_release>(), "a @ b through the selected CPU matrix library (benchmarks).");
   m.def("host_stats", [] {

@@ -2,13 +2,16 @@
 
 #include <c10/core/CPUAllocator.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "common/errors.h"
 #include "common/large_alloc.h"
 
 namespace nairrcore {
@@ -121,8 +124,31 @@ class BlockCache final : public c10::Allocator {
 };
 }  // namespace
 
-CpuBlockCacheScope::CpuBlockCacheScope() { BlockCache::instance().open(); }
-CpuBlockCacheScope::~CpuBlockCacheScope() { BlockCache::instance().close(); }
+namespace {
+bool enabled_from_env() {
+  const char* env = std::getenv("NAIRRCORE_CPU_BLOCK_CACHE");
+  if (env == nullptr || *env == '\0') return true;
+  const std::string v(env);
+  if (v == "1" || v == "on" || v == "true") return true;
+  if (v == "0" || v == "off" || v == "false") return false;
+  throw ConfigError("NAIRRCORE_CPU_BLOCK_CACHE: expected 1/on/true or 0/off/false, got '" + v + "'");
+}
+
+std::atomic<bool>& enabled_slot() {
+  static std::atomic<bool> slot{enabled_from_env()};
+  return slot;
+}
+}  // namespace
+
+bool cpu_block_cache_enabled() { return enabled_slot().load(std::memory_order_relaxed); }
+void set_cpu_block_cache_enabled(bool enabled) { enabled_slot().store(enabled, std::memory_order_relaxed); }
+
+CpuBlockCacheScope::CpuBlockCacheScope() : opened_(cpu_block_cache_enabled()) {
+  if (opened_) BlockCache::instance().open();
+}
+CpuBlockCacheScope::~CpuBlockCacheScope() {
+  if (opened_) BlockCache::instance().close();
+}
 
 long long cpu_block_cache_free_bytes() { return BlockCache::instance().free_bytes(); }
 

@@ -3,9 +3,10 @@
 // blocks that are kept for reuse when freed instead of going back to glibc.
 // A training step frees and allocates the same sizes every step; through
 // glibc, whose dynamic mmap and trim thresholds sit right at those sizes, the
-// forecasting MLP's step paid ~9,000 page faults (a fifth of its time). ATen's
-// own allocator serves everything smaller, and everything once the last scope
-// closes, when the cached blocks are released.
+// forecasting MLP's step paid ~10,000 page faults and trained 30% slower
+// (the ablation in bench/forecasting.py). ATen's own allocator serves
+// everything smaller, and everything once the last scope closes, when the
+// cached blocks are released.
 namespace nairrcore {
 
 class CpuBlockCacheScope {
@@ -14,7 +15,15 @@ class CpuBlockCacheScope {
   ~CpuBlockCacheScope();
   CpuBlockCacheScope(const CpuBlockCacheScope&) = delete;
   CpuBlockCacheScope& operator=(const CpuBlockCacheScope&) = delete;
+
+ private:
+  bool opened_;
 };
+
+// On by default; NAIRRCORE_CPU_BLOCK_CACHE=0 sets the starting value, the
+// setter both. Scopes opened while it is off do nothing.
+bool cpu_block_cache_enabled();
+void set_cpu_block_cache_enabled(bool enabled);
 
 // Bytes held in free cached blocks (for tests and telemetry).
 long long cpu_block_cache_free_bytes();

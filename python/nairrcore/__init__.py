@@ -48,9 +48,21 @@ def using_cpu_matmul(name: str) -> Iterator[None]:
         set_cpu_matmul(before)
 
 
+def cpu_block_cache() -> bool:
+    """Whether a CPU fit() keeps its freed blocks of 1 MiB and more for reuse
+    (on by default) instead of handing them back to the C library every step."""
+    return bool(_core.cpu_block_cache())
+
+
+def set_cpu_block_cache(enabled: bool) -> None:
+    """Switch the CPU block cache for fits started from now on; the environment
+    variable NAIRRCORE_CPU_BLOCK_CACHE=0 sets the starting value."""
+    _core.set_cpu_block_cache(bool(enabled))
+
+
 from nairrcore import cifar10, data, evidence, forecasting  # noqa: E402  (needs _core loaded)
 from nairrcore.loader import ImageLoader, TabularLoader  # noqa: E402
 
-__all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "cpu_matmul", "data", "evidence",
-           "forecasting", "set_cpu_matmul", "using_cpu_matmul",
+__all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "cpu_block_cache", "cpu_matmul", "data", "evidence",
+           "forecasting", "set_cpu_block_cache", "set_cpu_matmul", "using_cpu_matmul",
            "__version__"]

@@ -145,6 +145,16 @@ TEST_CASE("inside a block-cache scope, freed large CPU blocks are reused; outsid
   CHECK(survivor.sum().item<double>() == 2.0 * 8192 * 256);
   survivor = at::Tensor();  // freed straight back to the system
   CHECK(cpu_block_cache_free_bytes() == 0);
+
+  REQUIRE(cpu_block_cache_enabled());
+  set_cpu_block_cache_enabled(false);
+  {
+    CpuBlockCacheScope off;
+    CHECK(c10::GetCPUAllocator() == c10::GetDefaultCPUAllocator());
+    at::empty(big).fill_(1.f);
+    CHECK(cpu_block_cache_free_bytes() == 0);
+  }
+  set_cpu_block_cache_enabled(true);
 }
 
 TEST_CASE("the fused norm-GELU-dropout block matches LayerNorm, GELU and dropout, forward and backward", "[train]") {

@@ -1,4 +1,7 @@
 import dataclasses
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -50,6 +53,33 @@ def test_both_cpu_matmul_libraries_train_the_same_model(small_data):
     assert losses["onednn"][-1] < losses["onednn"][0]
     with pytest.raises(nairrcore.ConfigError, match="'onednn' or 'blas'"):
         nairrcore.set_cpu_matmul("mkl")
+
+
+def test_cpu_block_cache_does_not_change_the_arithmetic(small_data):
+    # batch 4096 x width 128: activations of 2 MiB, which the cache serves when on
+    data = subset(small_data, 20000)
+    config = fc.ForecastConfig(**{**SMALL, "width": 128, "batch_size": 4096})
+    states, losses = {}, {}
+    for enabled in (True, False):
+        nairrcore.set_cpu_block_cache(enabled)
+        try:
+            assert nairrcore.cpu_block_cache() is enabled
+            trainer = fc.Trainer(config)
+            losses[enabled] = [h["train_loss"] for h in trainer.fit(data)]
+            states[enabled] = trainer.state_dict()
+        finally:
+            nairrcore.set_cpu_block_cache(True)
+    assert losses[True] == losses[False]
+    assert all(torch.equal(states[True][k], states[False][k]) for k in states[True])
+
+
+def test_bad_cpu_block_cache_setting_names_the_variable():
+    code = "import nairrcore; nairrcore.cpu_block_cache()"
+    env = {**os.environ, "NAIRRCORE_CPU_BLOCK_CACHE": "maybe"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ConfigError" in result.stderr and "NAIRRCORE_CPU_BLOCK_CACHE" in result.stderr
+    assert "'maybe'" in result.stderr
 
 
 def test_saved_model_reloads_in_python_with_same_predictions(small_data, tmp_path):

@@ -88,6 +88,7 @@ class RunRecorder:
         self._config.update(values)
         write_json(self.run_dir / "run_config.json", {"workload": self.workload, "platform": self.platform,
                                                       "schema_version": SCHEMA_VERSION, "cpu_matmul": _core.cpu_matmul(),
+                                                      "cpu_block_cache": _core.cpu_block_cache(),
                                                       **self._config})
 
     def epoch(self, stats: dict) -> None:
