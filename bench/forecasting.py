@@ -100,16 +100,11 @@ def ours(args, device):
     t_all = time.perf_counter()
     sampler = Sampler(interval=0.2).start()
     sampler.phase = "train_epoch_0"
-    faults = minor_faults()
-    hist = trainer.fit(data)
-    faults = minor_faults() - faults
+    fitted = fit_counting_faults(trainer, data, args.batch_size)
     util = mean_train_gpu_util(sampler.stop())
     mae = trainer.evaluate(data.test, data)["mae"]
-    train_sec = sum(h["train_sec"] for h in hist)
-    return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate,
-            "train_samples_per_sec": sum(h["train_samples"] for h in hist) / train_sec,
+    return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate, **fitted,
             "end_to_end_sec": prep + time.perf_counter() - t_all, "test_mae": mae, "train_rows": len(data.train),
-            "minor_faults_per_step": faults / sum(math.ceil(h["train_samples"] / args.batch_size) for h in hist),
             "precision": trainer.precision, "mean_gpu_util_percent": util, "cpu_matmul": nairrcore.cpu_matmul(),
             "cpu_block_cache": nairrcore.cpu_block_cache()}
 
@@ -161,11 +156,22 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def fit_counting_faults(trainer, data, batch_size: int) -> dict:
+    """trainer.fit(data): training samples/s and minor page faults per step
+    (validation included)."""
+    faults = minor_faults()
+    hist = trainer.fit(data)
+    faults = minor_faults() - faults
+    steps = sum(math.ceil(h["train_samples"] / batch_size) for h in hist)
+    return {"train_samples_per_sec": sum(h["train_samples"] for h in hist) / sum(h["train_sec"] for h in hist),
+            "minor_faults_per_step": faults / steps}
+
+
 def train_with(args, library: str, block_cache: bool, epochs: int = 3) -> dict:
-    """nairrcore's training samples/s and minor page faults per step (validation
-    included) with one CPU matrix library and the block cache on or off
-    (ablation), each in a fresh process: glibc's mmap threshold adapts to what a
-    process has freed before, so only a fresh one shows what a user's run sees."""
+    """fit_counting_faults() for nairrcore with one CPU matrix library and the
+    block cache on or off (ablation), in a fresh process: glibc's mmap threshold
+    adapts to what a process has freed before, so only a fresh one shows what a
+    user's run sees."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(_train_fresh, (args, library, block_cache, epochs))
 
@@ -176,13 +182,8 @@ def _train_fresh(args, library: str, block_cache: bool, epochs: int) -> dict:
     data = fc.load(args.data, cities=args.cities)
     cfg = fc.ForecastConfig(width=args.width, depth=args.depth, epochs=epochs, batch_size=args.batch_size,
                             lr=args.lr, seed=args.seed, device="cpu", precision=args.precision)
-    faults = minor_faults()
-    hist = fc.Trainer(cfg).fit(data)
-    faults = minor_faults() - faults
-    steps = sum(math.ceil(h["train_samples"] / args.batch_size) for h in hist)
     return {"cpu_matmul": library, "cpu_block_cache": block_cache,
-            "train_samples_per_sec": sum(h["train_samples"] for h in hist) / sum(h["train_sec"] for h in hist),
-            "minor_faults_per_step": faults / steps}
+            **fit_counting_faults(fc.Trainer(cfg), data, args.batch_size)}
 
 
 def compute_ceiling(args, device, steps: int = 200) -> dict:

@@ -122,9 +122,7 @@ class BlockCache final : public c10::Allocator {
   std::unordered_map<void*, size_t> live_;
   size_t free_bytes_ = 0;
 };
-}  // namespace
 
-namespace {
 bool enabled_from_env() {
   const char* env = std::getenv("NAIRRCORE_CPU_BLOCK_CACHE");
   if (env == nullptr || *env == '\0') return true;
@@ -143,7 +141,7 @@ std::atomic<bool>& enabled_slot() {
 bool cpu_block_cache_enabled() { return enabled_slot().load(std::memory_order_relaxed); }
 void set_cpu_block_cache_enabled(bool enabled) { enabled_slot().store(enabled, std::memory_order_relaxed); }
 
-CpuBlockCacheScope::CpuBlockCacheScope() : opened_(cpu_block_cache_enabled()) {
+CpuBlockCacheScope::CpuBlockCacheScope(bool wanted) : opened_(wanted && cpu_block_cache_enabled()) {
   if (opened_) BlockCache::instance().open();
 }
 CpuBlockCacheScope::~CpuBlockCacheScope() {

@@ -11,7 +11,8 @@ namespace nairrcore {
 
 class CpuBlockCacheScope {
  public:
-  CpuBlockCacheScope();
+  // Opens the cache when `wanted` (the loop trains on the CPU) and the cache is enabled.
+  explicit CpuBlockCacheScope(bool wanted = true);
   ~CpuBlockCacheScope();
   CpuBlockCacheScope(const CpuBlockCacheScope&) = delete;
   CpuBlockCacheScope& operator=(const CpuBlockCacheScope&) = delete;

@@ -6,7 +6,6 @@
 #include <torch/utils.h>
 
 #include <chrono>
-#include <optional>
 
 #include "common/cpu_block_cache.h"
 #include "common/errors.h"
@@ -52,8 +51,7 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
   NAIRR_CHECK_ARG(train_y.dim() == 2 && train_y.size(1) == model_config_.outputs,
                   "train_y: expected shape [rows, " + std::to_string(model_config_.outputs) +
                       "], got " + c10::str(train_y.sizes()));
-  std::optional<CpuBlockCacheScope> block_cache;
-  if (device_.is_cpu()) block_cache.emplace();
+  CpuBlockCacheScope block_cache(device_.is_cpu());
   data::LoaderOptions lo;
   lo.batch_size = dp_.local_batch(config_.batch_size);
   if (dp_) lo.shard = data::ShardSpec{dp_.group->rank(), dp_.group->size()};

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <optional>
 
 #include "common/cpu_block_cache.h"
 #include "common/errors.h"
@@ -132,8 +131,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
                                           const StepCallback& on_step) {
   check_images(train_images, train_labels, "train");
   check_images(test_images, test_labels, "test");
-  std::optional<CpuBlockCacheScope> block_cache;
-  if (device_.is_cpu()) block_cache.emplace();
+  CpuBlockCacheScope block_cache(device_.is_cpu());
   const bool resident = device_.is_cuda() && config_.data_on_device;
   data::ImageLoaderOptions lo;
   lo.loader.batch_size = dp_.local_batch(config_.batch_size);

@@ -60,6 +60,7 @@ def test_cpu_block_cache_does_not_change_the_arithmetic(small_data):
     data = subset(small_data, 20000)
     config = fc.ForecastConfig(**{**SMALL, "width": 128, "batch_size": 4096})
     states, losses = {}, {}
+    before = nairrcore.cpu_block_cache()
     for enabled in (True, False):
         nairrcore.set_cpu_block_cache(enabled)
         try:
@@ -68,7 +69,7 @@ def test_cpu_block_cache_does_not_change_the_arithmetic(small_data):
             losses[enabled] = [h["train_loss"] for h in trainer.fit(data)]
             states[enabled] = trainer.state_dict()
         finally:
-            nairrcore.set_cpu_block_cache(True)
+            nairrcore.set_cpu_block_cache(before)
     assert losses[True] == losses[False]
     assert all(torch.equal(states[True][k], states[False][k]) for k in states[True])
 
