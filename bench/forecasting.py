@@ -3,13 +3,21 @@ per-sample Dataset + DataLoader, Python training loop; duplicate fix applied) an
 nairrcore, same configuration, side by side in one run. Prints JSON.
 
     python bench/forecasting.py --data USdata/ [--cities 10 --epochs 20 --prep-cities 210] [--out x.json]
+    python bench/forecasting.py --data USdata/ --device cuda --precision auto --cities 210 --width 1024 --depth 8
 
 Feature prep is compared on --prep-cities (default: all 210, the workload's
-default); training and end-to-end on --cities for --epochs. The fp32 matrix
-products of one epoch are timed alone too, through each CPU matrix library
-(torch's BLAS and oneDNN): no implementation of this MLP can train faster than
-the faster of them, which bounds the end-to-end speedup on the CPU. The
-baseline is torch eager as users run it, so its products go through the BLAS.
+default); training and end-to-end on --cities for --epochs. Every run records
+the machine (CPU model and ISA, GPU) and counts the ATen operations and kernel
+launches of one training step, Python eager against nairrcore's loop.
+On the CPU, the fp32 matrix products of one epoch are timed alone through
+each CPU matrix library (torch's BLAS and oneDNN): no implementation of this
+MLP can train faster than the faster of them, which bounds the end-to-end
+speedup; an ablation shows the matrix library and block cache.
+On a GPU, the same step in Python on device-resident random data is timed as
+ceilings (eager as constructed by default, eager with fused AdamW, and
+torch.compile max-autotune), nairrcore is run with its CUDA graphs and fused
+blocks turned off one at a time, and GPU utilisation over the training window
+is read from NVML.
 """
 
 from __future__ import annotations
@@ -18,8 +26,8 @@ import argparse
 import json
 import math
 import multiprocessing
-import platform
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,8 +40,13 @@ import forecasting_oracle  # noqa: E402
 
 import nairrcore  # noqa: E402
 from nairrcore import forecasting as fc  # noqa: E402
+from nairrcore.evidence.environment import git_state, machine  # noqa: E402
 from nairrcore.evidence.telemetry import Sampler, mean_train_gpu_util  # noqa: E402
 from nairrcore.forecasting.model import MLP  # noqa: E402
+
+import mlp_step  # noqa: E402  (bench/mlp_step.py, beside this script)
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class RowDataset(Dataset):
@@ -47,15 +60,24 @@ class RowDataset(Dataset):
         return self.x[i], self.y[i]
 
 
+def loader_samples_per_sec(loader, batches: int = 100) -> float:
+    """Samples/s of the first `batches` batches of an epoch (workers started included)."""
+    t0 = time.perf_counter()
+    n = 0
+    for k, (xb, _) in enumerate(loader):
+        n += len(xb)
+        if k + 1 == batches:
+            break
+    return n / (time.perf_counter() - t0)
+
+
 def baseline(args, device):
     t0 = time.perf_counter()
     ref = forecasting_oracle.build(Path(args.data), args.cities)
     prep = time.perf_counter() - t0
     train = RowDataset(ref["train"]["x"], ref["train"]["y"])
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
-    t0 = time.perf_counter()
-    n = sum(len(xb) for xb, _ in loader)
-    loader_rate = n / (time.perf_counter() - t0)
+    loader_rate = loader_samples_per_sec(loader)
     torch.manual_seed(args.seed)
     model = MLP(37, args.width, args.depth, 3, 0.1).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
@@ -85,28 +107,29 @@ def baseline(args, device):
             "test_mae": dict(zip(forecasting_oracle.VARS, mae)), "train_rows": len(train)}
 
 
-def ours(args, device):
+def ours(args, device, data=None, **overrides):
     t0 = time.perf_counter()
-    data = fc.load(args.data, cities=args.cities)
+    data = data if data is not None else fc.load(args.data, cities=args.cities)
     prep = time.perf_counter() - t0
     loader = nairrcore.TabularLoader(data.train.x, data.train.y, batch_size=args.batch_size,
                                      workers=max(args.workers, 1), device="cpu")
-    t0 = time.perf_counter()
-    n = sum(len(xb) for xb, _ in loader)
-    loader_rate = n / (time.perf_counter() - t0)
+    loader_rate = loader_samples_per_sec(loader)
     cfg = fc.ForecastConfig(width=args.width, depth=args.depth, epochs=args.epochs, batch_size=args.batch_size,
-                            lr=args.lr, seed=args.seed, device=str(device), precision=args.precision)
+                            lr=args.lr, seed=args.seed, device=str(device), precision=args.precision,
+                            **overrides)
     trainer = fc.Trainer(cfg)
     t_all = time.perf_counter()
-    sampler = Sampler(interval=0.2).start()
-    sampler.phase = "train_epoch_0"
+    sampler = Sampler(interval=0.2).start() if args.telemetry else None
+    if sampler:
+        sampler.phase = "train_epoch_0"
     fitted = fit_counting_faults(trainer, data, args.batch_size)
-    util = mean_train_gpu_util(sampler.stop())
+    util = mean_train_gpu_util(sampler.stop()) if sampler else None
     mae = trainer.evaluate(data.test, data)["mae"]
     return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate, **fitted,
             "end_to_end_sec": prep + time.perf_counter() - t_all, "test_mae": mae, "train_rows": len(data.train),
             "precision": trainer.precision, "mean_gpu_util_percent": util, "cpu_matmul": nairrcore.cpu_matmul(),
-            "cpu_block_cache": nairrcore.cpu_block_cache()}
+            "cpu_block_cache": nairrcore.cpu_block_cache(), "cuda_graphs": trainer.cuda_graphs,
+            "settings": overrides, "data": data}
 
 
 def feature_prep(args) -> dict:
@@ -186,35 +209,54 @@ def _train_fresh(args, library: str, block_cache: bool, epochs: int) -> dict:
             **fit_counting_faults(fc.Trainer(cfg), data, args.batch_size)}
 
 
-def compute_ceiling(args, device, steps: int = 200) -> dict:
-    """The same MLP step (AdamW, SmoothL1, same precision) on random tensors
-    already on the device: no data pipeline at all. nairrcore's training
-    samples/s is compared against this."""
-    torch.manual_seed(args.seed)
-    model = MLP(37, args.width, args.depth, 3, 0.1).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
-    x = torch.randn(args.batch_size, 37, device=device)
-    y = torch.randn(args.batch_size, 3, device=device)
-    precision = fc.ForecastConfig(precision=args.precision).resolve_precision(device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+def compile_ceiling(args, precision: str, timeout: float = 240) -> dict:
+    """The torch.compile(max-autotune) step, in a child process with a time
+    limit (its autotuning compiles many kernels)."""
+    cmd = [sys.executable, str(Path(__file__).with_name("mlp_step.py")), "--kind", "compile", "--device",
+           args.device, "--precision", precision, "--width", str(args.width), "--depth", str(args.depth),
+           "--batch-size", str(args.batch_size)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"kind": "compile", "error": f"did not finish within {timeout:.0f} s"}
+    if out.returncode != 0:
+        return {"kind": "compile", "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else
+                f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    def step():
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = torch.nn.functional.smooth_l1_loss(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
 
-    for _ in range(20):
-        step()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    torch.cuda.synchronize()
-    return {"samples_per_sec": steps * args.batch_size / (time.perf_counter() - t0), "precision": precision}
+def gpu_section(args, device, mine: dict, base: dict, data) -> dict:
+    """Ceilings in Python, what each part of nairrcore's GPU step buys, utilisation, targets."""
+    precision = mine["precision"]
+    shape = (device, precision, args.width, args.depth, args.batch_size)
+    ceilings = {kind: mlp_step.ceiling(kind, *shape) for kind in ("eager", "eager_fused")}
+    ceilings["compile"] = compile_ceiling(args, precision)
+    ablation = []
+    for name, overrides in [("no CUDA graphs", {"cuda_graphs": False}),
+                            ("no fused blocks", {"fused_blocks": False}),
+                            ("neither", {"cuda_graphs": False, "fused_blocks": False})]:
+        run = ours(argparse.Namespace(**{**vars(args), "epochs": args.ablation_epochs}), device, data, **overrides)
+        ablation.append({"without": name, "train_samples_per_sec": run["train_samples_per_sec"],
+                         "cuda_graphs": run["cuda_graphs"]})
+    rate = mine["train_samples_per_sec"]
+    compiled = ceilings["compile"].get("samples_per_sec")
+    return {
+        "ceilings": ceilings,
+        "ablation": ablation,
+        "mean_gpu_util_percent": mine["mean_gpu_util_percent"],
+        "targets": {
+            "train_over_eager": {"value": rate / ceilings["eager"]["samples_per_sec"], "target": 2.0},
+            "train_over_compile": {"value": rate / compiled if compiled else None, "target": 1.0},
+            "end_to_end_speedup": {"value": base["end_to_end_sec"] / mine["end_to_end_sec"], "target": 5.0},
+            "gpu_util_percent": {"value": mine["mean_gpu_util_percent"], "target": 90.0},
+        },
+    }
+
+
+def op_counts(args, device, precision: str) -> dict:
+    """ATen operations and kernel launches of one training step (steady state)."""
+    shape = (device, precision, args.width, args.depth, args.batch_size)
+    return {"python_eager": mlp_step.python_op_counts(*shape), "nairrcore": mlp_step.nairrcore_op_counts(*shape)}
 
 
 def main():
@@ -231,21 +273,24 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="fp32", help="nairrcore's precision (auto: bf16/fp16 on GPUs)")
+    p.add_argument("--ablation-epochs", type=int, default=1, help="GPU: epochs of each ablation run")
+    p.add_argument("--no-telemetry", dest="telemetry", action="store_false",
+                   help="no NVML/host sampler (GPU utilisation is then not reported)")
     p.add_argument("--out")
     args = p.parse_args()
     device = torch.device(args.device)
     prep = feature_prep(args)
     base, mine = baseline(args, device), ours(args, device)
+    data = mine.pop("data")
     ratio = lambda k, inverse=False: (base[k] / mine[k]) if inverse else (mine[k] / base[k])  # noqa: E731
     result = {
-        "benchmark": "forecasting", "config": vars(args),
-        "machine": {"host": platform.node(), "cpu": platform.processor(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None},
+        "benchmark": "forecasting", "config": vars(args), "machine": machine(), "git": git_state(REPO),
         "baseline": base, "nairrcore": mine,
         "feature_prep": prep,
         "speedup": {"feature_prep": prep["speedup"], "loader": ratio("loader_samples_per_sec"),
                     "train": ratio("train_samples_per_sec"), "end_to_end": ratio("end_to_end_sec", True)},
         "mae_rel_diff": {k: mine["test_mae"][k] / base["test_mae"][k] - 1 for k in base["test_mae"]},
+        "op_counts_per_step": op_counts(args, device, mine["precision"]),
     }
     if device.type == "cpu":
         libraries = ["blas", "onednn"] if torch.backends.mkldnn.is_available() else ["blas"]
@@ -262,11 +307,7 @@ def main():
             settings.append(("blas", True))
         result["cpu"]["ablation"] = [train_with(args, lib, cache) for lib, cache in settings]
     if device.type == "cuda":
-        ceiling = compute_ceiling(args, device)
-        result["gpu"] = {"compute_ceiling": ceiling,
-                         "fraction_of_ceiling": mine["train_samples_per_sec"] / ceiling["samples_per_sec"],
-                         "target_fraction_of_ceiling": 0.85, "target_speedup_over_baseline": 3.0,
-                         "mean_gpu_util_percent": mine["mean_gpu_util_percent"], "target_gpu_util_percent": 90}
+        result["gpu"] = gpu_section(args, device, mine, base, data)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -36,13 +36,16 @@ system_deps() {
 }
 
 python_env() {
-  if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV (torch and friends, once per machine)"
-    rm -rf "$VENV.partial"
-    python3 -m venv "$VENV.partial"
-    "$VENV.partial/bin/pip" install -q --upgrade pip
-    "$VENV.partial/bin/pip" install -q -r "$REQ"
-    mv "$VENV.partial" "$VENV"  # only a complete venv gets the final name
+  # A venv cannot be moved (its scripts hold its path), so it is made in place
+  # and marked complete last; a half-made one is removed and made again.
+  if [ ! -f "$VENV/.nairrcore-complete" ]; then
+    log "creating $VENV (torch and friends, about 5 GB, once per machine)"
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -r "$REQ"
+    touch "$VENV/.nairrcore-complete"
   fi
 }
 

@@ -30,6 +30,32 @@ train::StepCallback step_callback(py::object fn);
 
 py::dict loader_state_dict(const data::LoaderState& s);
 
+// What both trainers bind alike: fit (GIL released, callbacks taking it back
+// every `callback_every` steps), training state, position and step mode.
+template <typename Trainer>
+void bind_trainer_common(py::class_<Trainer>& c, const char* x_name, const char* y_name) {
+  c.def("fit",
+        [](Trainer& t, const at::Tensor& tx, const at::Tensor& ty, const at::Tensor& vx, const at::Tensor& vy,
+           py::object on_epoch, py::object on_step, int64_t callback_every) {
+          auto epoch_cb = epoch_callback(on_epoch);
+          auto step_cb = step_callback(on_step);
+          py::gil_scoped_release nogil;
+          return t.fit(tx, ty, vx, vy, epoch_cb, step_cb, callback_every);
+        },
+        py::arg(x_name), py::arg(y_name), py::arg("val_x"), py::arg("val_y"), py::arg("on_epoch") = py::none(),
+        py::arg("on_step") = py::none(), py::arg("callback_every") = 1)
+      .def("state_dict", &Trainer::state_dict)
+      .def("load_state_dict", &Trainer::load_state_dict)
+      .def_property_readonly("num_parameters", &Trainer::num_parameters)
+      .def_property_readonly("epochs_done", &Trainer::epochs_done)
+      .def_property_readonly("next_batch", &Trainer::next_batch)
+      .def_property_readonly("cuda_graphs", &Trainer::cuda_graphs)
+      .def_property_readonly("precision", &Trainer::precision)
+      .def("set_data_parallel", &Trainer::set_data_parallel, py::arg("group"), py::arg("bucket_mb") = 25.0)
+      .def("save_state", [](Trainer& t) { return py::bytes(t.save_state()); })
+      .def("load_state", [](Trainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); });
+}
+
 // The iteration methods every loader shares (epochs, resumable state, next).
 template <typename Loader>
 void bind_loader_iteration(py::class_<Loader>& c) {

@@ -1,4 +1,5 @@
 #include "bindings/bindings.h"
+#include "train/device.h"
 #include "data/csv.h"
 #include "data/epoch_order.h"
 #include "data/tabular_loader.h"
@@ -109,7 +110,7 @@ void bind_data(py::module_& m) {
              o.workers = workers;
              o.prefetch = prefetch;
              o.shard = ShardSpec{rank, world_size};
-             return std::make_unique<TabularLoader>(std::move(x), std::move(y), c10::Device(device), o);
+             return std::make_unique<TabularLoader>(std::move(x), std::move(y), train::parse_device(device), o);
            }),
            py::arg("x"), py::arg("y"), py::arg("device"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("drop_last"), py::arg("seed"), py::arg("workers"), py::arg("prefetch"),

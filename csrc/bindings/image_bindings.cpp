@@ -1,4 +1,5 @@
 #include "bindings/bindings.h"
+#include "train/device.h"
 #include "data/cifar_reader.h"
 #include "data/image_augment.h"
 #include "data/image_loader.h"
@@ -86,7 +87,7 @@ void bind_images(py::module_& m) {
              o.augment = spec;
              o.augment_enabled = augment;
              o.channels_last = channels_last;
-             return std::make_unique<ImageLoader>(std::move(images), std::move(labels), c10::Device(device), o);
+             return std::make_unique<ImageLoader>(std::move(images), std::move(labels), train::parse_device(device), o);
            }),
            py::arg("images"), py::arg("labels"), py::arg("device"), py::arg("batch_size"), py::arg("shuffle"),
            py::arg("drop_last"), py::arg("seed"), py::arg("workers"), py::arg("prefetch"), py::arg("rank"),
@@ -132,20 +133,11 @@ void bind_images(py::module_& m) {
       .def_readwrite("prefetch", &ImageFitConfig::prefetch)
       .def_readwrite("accumulate", &ImageFitConfig::accumulate)
       .def_readwrite("eval_batch_size", &ImageFitConfig::eval_batch_size)
+      .def_readwrite("cuda_graphs", &ImageFitConfig::cuda_graphs)
       .def_readwrite("augment", &ImageFitConfig::augment);
 
-  py::class_<ImageTrainer>(m, "ImageTrainer")
-      .def(py::init<const ImageModelConfig&, const ImageFitConfig&>(), py::arg("model"), py::arg("fit"))
-      .def("fit",
-           [](ImageTrainer& t, const at::Tensor& tx, const at::Tensor& ty, const at::Tensor& vx,
-              const at::Tensor& vy, py::object on_epoch, py::object on_step) {
-             auto epoch_cb = epoch_callback(on_epoch);
-             auto step_cb = step_callback(on_step);
-             py::gil_scoped_release nogil;
-             return t.fit(tx, ty, vx, vy, epoch_cb, step_cb);
-           },
-           py::arg("train_images"), py::arg("train_labels"), py::arg("test_images"), py::arg("test_labels"),
-           py::arg("on_epoch") = py::none(), py::arg("on_step") = py::none())
+  py::class_<ImageTrainer> trainer(m, "ImageTrainer");
+  trainer.def(py::init<const ImageModelConfig&, const ImageFitConfig&>(), py::arg("model"), py::arg("fit"))
       .def("evaluate", [](ImageTrainer& t, const at::Tensor& images, const at::Tensor& labels) {
         ClassificationMetrics m;
         {
@@ -154,15 +146,8 @@ void bind_images(py::module_& m) {
         }
         return metrics_dict(m);
       })
-      .def("predict_proba", &ImageTrainer::predict_proba, py::call_guard<py::gil_scoped_release>())
-      .def("state_dict", &ImageTrainer::state_dict)
-      .def("load_state_dict", &ImageTrainer::load_state_dict)
-      .def_property_readonly("num_parameters", &ImageTrainer::num_parameters)
-      .def_property_readonly("epochs_done", &ImageTrainer::epochs_done)
-      .def("set_data_parallel", &ImageTrainer::set_data_parallel, py::arg("group"), py::arg("bucket_mb") = 25.0)
-      .def("save_state", [](const ImageTrainer& t) { return py::bytes(t.save_state()); })
-      .def("load_state", [](ImageTrainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); })
-      .def_property_readonly("precision", &ImageTrainer::precision);
+      .def("predict_proba", &ImageTrainer::predict_proba, py::call_guard<py::gil_scoped_release>());
+  bind_trainer_common(trainer, "train_images", "train_labels");
 }
 
 }  // namespace nairrcore::bindings

@@ -1,5 +1,7 @@
 #include "bindings/bindings.h"
 #include "train/forecast_trainer.h"
+#include "train/fused_optimizer.h"
+#include "train/norm_gelu_dropout.h"
 
 namespace nairrcore::bindings {
 
@@ -12,7 +14,8 @@ void bind_train(py::module_& m) {
       .def_readwrite("width", &MlpConfig::width)
       .def_readwrite("depth", &MlpConfig::depth)
       .def_readwrite("outputs", &MlpConfig::outputs)
-      .def_readwrite("dropout", &MlpConfig::dropout);
+      .def_readwrite("dropout", &MlpConfig::dropout)
+      .def_readwrite("fused_blocks", &MlpConfig::fused_blocks);
 
   py::class_<FitConfig>(m, "FitConfig")
       .def(py::init<>())
@@ -26,7 +29,8 @@ void bind_train(py::module_& m) {
       .def_readwrite("data_on_device", &FitConfig::data_on_device)
       .def_readwrite("workers", &FitConfig::workers)
       .def_readwrite("prefetch", &FitConfig::prefetch)
-      .def_readwrite("accumulate", &FitConfig::accumulate);
+      .def_readwrite("accumulate", &FitConfig::accumulate)
+      .def_readwrite("cuda_graphs", &FitConfig::cuda_graphs);
 
   py::class_<EpochStats>(m, "EpochStats")
       .def_readonly("epoch", &EpochStats::epoch)
@@ -50,33 +54,54 @@ void bind_train(py::module_& m) {
       .def_readonly("city_count", &RegressionMetrics::city_count)
       .def_readonly("rows", &RegressionMetrics::rows);
 
-  py::class_<ForecastTrainer>(m, "ForecastTrainer")
-      .def(py::init<const MlpConfig&, const FitConfig&>(), py::arg("model"), py::arg("fit"))
-      .def("fit",
-           [](ForecastTrainer& t, const at::Tensor& tx, const at::Tensor& ty, const at::Tensor& vx,
-              const at::Tensor& vy, py::object on_epoch, py::object on_step) {
-             auto epoch_cb = epoch_callback(on_epoch);
-             auto step_cb = step_callback(on_step);
-             py::gil_scoped_release nogil;
-             return t.fit(tx, ty, vx, vy, epoch_cb, step_cb);
-           },
-           py::arg("train_x"), py::arg("train_y"), py::arg("val_x"), py::arg("val_y"),
-           py::arg("on_epoch") = py::none(), py::arg("on_step") = py::none())
+  // The fused optimisers on their own, as torch.optim takes them (tests
+  // compare them with torch.optim.AdamW and SGD): groups of (params, lr, weight_decay).
+  using Groups = std::vector<std::tuple<std::vector<at::Tensor>, double, double>>;
+  py::class_<FusedAdamW>(m, "FusedAdamW")
+      .def(py::init([](const Groups& groups, std::tuple<double, double> betas, double eps) {
+             std::vector<torch::optim::OptimizerParamGroup> g;
+             for (const auto& [params, lr, wd] : groups)
+               g.emplace_back(params, std::make_unique<torch::optim::AdamWOptions>(
+                                          torch::optim::AdamWOptions(lr).betas(betas).eps(eps).weight_decay(wd)));
+             return std::make_unique<FusedAdamW>(g, torch::optim::AdamWOptions());
+           }),
+           py::arg("groups"), py::arg("betas") = std::make_tuple(0.9, 0.999), py::arg("eps") = 1e-8)
+      .def("step", [](FusedAdamW& o) { o.fused_step(); })
+      .def("set_lr", &FusedAdamW::set_lr, py::arg("group"), py::arg("lr"))
+      .def("zero_grad", [](FusedAdamW& o) { o.zero_grad(true); });
+  py::class_<FusedSGD>(m, "FusedSGD")
+      .def(py::init([](const Groups& groups, double momentum, bool nesterov) {
+             std::vector<torch::optim::OptimizerParamGroup> g;
+             for (const auto& [params, lr, wd] : groups)
+               g.emplace_back(params, std::make_unique<torch::optim::SGDOptions>(
+                                          torch::optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov)
+                                              .weight_decay(wd)));
+             return std::make_unique<FusedSGD>(g, torch::optim::SGDOptions(0.1));
+           }),
+           py::arg("groups"), py::arg("momentum"), py::arg("nesterov") = false)
+      .def("step", [](FusedSGD& o) { o.fused_step(); })
+      .def("set_lr", &FusedSGD::set_lr, py::arg("group"), py::arg("lr"))
+      .def("zero_grad", [](FusedSGD& o) { o.zero_grad(true); });
+
+  m.def("norm_gelu_dropout",
+        [](const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, bool training) {
+          return z.is_cuda() ? norm_gelu_dropout_cuda(z, gamma, beta, eps, p, training)
+                             : norm_gelu_dropout(z, gamma, beta, eps, p, training);
+        },
+        py::arg("z"), py::arg("gamma"), py::arg("beta"), py::arg("eps") = 1e-5, py::arg("p") = 0.0,
+        py::arg("training") = true,
+        "The MLP block's fused LayerNorm -> GELU -> dropout (fp32 CPU rows, or CUDA rows), for tests.");
+
+  py::class_<ForecastTrainer> trainer(m, "ForecastTrainer");
+  trainer.def(py::init<const MlpConfig&, const FitConfig&>(), py::arg("model"), py::arg("fit"))
       .def("predict", &ForecastTrainer::predict, py::arg("x"), py::arg("batch_size") = 65536,
            py::call_guard<py::gil_scoped_release>())
       .def("loss", &ForecastTrainer::loss, py::arg("x"), py::arg("y"), py::arg("batch_size") = 65536,
            py::call_guard<py::gil_scoped_release>())
       .def("evaluate", &ForecastTrainer::evaluate, py::arg("x"), py::arg("y"), py::arg("city"),
            py::arg("num_cities"), py::arg("batch_size") = 65536,
-           py::call_guard<py::gil_scoped_release>())
-      .def("state_dict", &ForecastTrainer::state_dict)
-      .def("load_state_dict", &ForecastTrainer::load_state_dict)
-      .def_property_readonly("num_parameters", &ForecastTrainer::num_parameters)
-      .def_property_readonly("epochs_done", &ForecastTrainer::epochs_done)
-      .def("set_data_parallel", &ForecastTrainer::set_data_parallel, py::arg("group"), py::arg("bucket_mb") = 25.0)
-      .def("save_state", [](const ForecastTrainer& t) { return py::bytes(t.save_state()); })
-      .def("load_state", [](ForecastTrainer& t, const py::bytes& blob) { t.load_state(std::string(blob)); })
-      .def_property_readonly("precision", &ForecastTrainer::precision);
+           py::call_guard<py::gil_scoped_release>());
+  bind_trainer_common(trainer, "train_x", "train_y");
 }
 
 }  // namespace nairrcore::bindings

@@ -1,6 +1,7 @@
 #include "train/device.h"
 
 #include <ATen/Context.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
 
 #include "common/errors.h"
@@ -19,7 +20,8 @@ c10::Device parse_device(const std::string& name) {
   if (device.is_cuda()) {
     const auto count = static_cast<int64_t>(torch::cuda::device_count());
     NAIRR_CHECK_ARG(count > 0, "device: '" + name + "' requested but no CUDA GPU is visible");
-    if (!device.has_index()) device.set_index(0);
+    // "cuda" is the current device (torch.cuda.set_device, e.g. each rank's own GPU).
+    if (!device.has_index()) device = c10::impl::getDeviceGuardImpl(c10::kCUDA)->getDevice();
     NAIRR_CHECK_ARG(device.index() < count, "device: '" + name + "' requested but only " +
                                                 std::to_string(count) + " GPU(s) are visible");
   }

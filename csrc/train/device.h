@@ -6,7 +6,8 @@
 
 namespace nairrcore::train {
 
-// "cpu", "cuda", "cuda:N"; ConfigError when a GPU is asked for but none is visible.
+// "cpu", "cuda" (the current GPU), "cuda:N"; always with an index for a GPU.
+// ConfigError when a GPU is asked for but none is visible.
 c10::Device parse_device(const std::string& name);
 void synchronize_device(const c10::Device& device);
 

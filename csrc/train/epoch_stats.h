@@ -24,4 +24,11 @@ using EpochCallback = std::function<void(const EpochStats&)>;
 // Called after every step with (epoch, batch, batches); may throw to abort.
 using StepCallback = std::function<void(int64_t, int64_t, int64_t)>;
 
+// Whether the step callback runs after batch `batch` (1-based) of `batches`:
+// the first and the last of every epoch, and every `every`-th. A call takes
+// Python's GIL, so on a GPU it comes every few dozen steps, not every step.
+inline bool step_callback_due(int64_t batch, int64_t batches, int64_t every) {
+  return batch == 1 || batch == batches || (every > 0 && batch % every == 0);
+}
+
 }  // namespace nairrcore::train

@@ -5,7 +5,6 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
-#include <chrono>
 
 #include "common/cpu_block_cache.h"
 #include "common/errors.h"
@@ -30,9 +29,8 @@ ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
   config_.validate();
   model_ = Mlp(model_config_);
   model_->to(device_);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      model_->parameters(),
-      torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
+  optimizer_ = std::make_unique<FusedAdamW>(
+      model_->parameters(), torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
 }
 
 at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
@@ -41,10 +39,17 @@ at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
   return model_->forward(x);
 }
 
+void ForecastTrainer::train_step(const at::Tensor& x, const at::Tensor& y) {
+  auto loss = F::smooth_l1_loss(forward(x).to(at::kFloat), y,
+                                F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
+  optimizer_step(loss, *optimizer_);
+  progress_.loss_total.add_(loss.detach().to(at::kDouble), static_cast<double>(x.size(0)));
+}
+
 std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at::Tensor& train_y,
                                              const at::Tensor& val_x, const at::Tensor& val_y,
-                                             const EpochCallback& on_epoch,
-                                             const StepCallback& on_step) {
+                                             const EpochCallback& on_epoch, const StepCallback& on_step,
+                                             int64_t callback_every) {
   NAIRR_CHECK_ARG(train_x.dim() == 2 && train_x.size(1) == model_config_.inputs,
                   "train_x: expected shape [rows, " + std::to_string(model_config_.inputs) +
                       "], got " + c10::str(train_x.sizes()));
@@ -62,62 +67,20 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
   const bool resident = device_.is_cuda() && config_.data_on_device;
   data::TabularLoader loader(resident ? train_x.to(device_) : train_x,
                              resident ? train_y.to(device_) : train_y, device_, lo);
-  std::vector<at::Tensor> params = model_->parameters();
   dp_.sync_weights(*model_);
-  auto grad_sync = dp_.gradient_sync(params);
-  const std::function<void()> all_reduce = [&] { if (grad_sync) grad_sync->finish(); };
-  std::vector<EpochStats> history;
-  const int64_t batches = loader.num_batches();
-  for (int64_t e = progress_.epochs_done; e < config_.epochs; ++e) {
-    if (progress_.next_batch == 0) progress_.start_epoch(e);
-    model_->train();
-    loader.set_epoch(e);
-    if (progress_.next_batch > 0) loader.load_state({config_.seed, e, progress_.next_batch});
-    if (!progress_.loss_total.defined())
-      progress_.loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
-    synchronize_device(device_);
-    auto t0 = std::chrono::steady_clock::now();
-    const double carried_sec = progress_.train_sec;
-    data::Batch batch;
-    while (true) {
-      auto w0 = std::chrono::steady_clock::now();
-      {
-        RECORD_FUNCTION("nairrcore::data_wait", std::vector<c10::IValue>());
-        if (!loader.next(batch)) break;
-      }
-      progress_.wait_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
-      auto x = batch.x.device() == device_ ? batch.x : batch.x.to(device_);
-      auto y = batch.y.device() == device_ ? batch.y : batch.y.to(device_);
-      auto pred = forward(x);
-      auto loss = F::smooth_l1_loss(pred.to(at::kFloat), y,
-                                    F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
-      {
-        const int acc = static_cast<int>(config_.accumulate);
-        const bool first = batch.index % acc == 0;
-        const bool last = batch.index % acc == acc - 1 || batch.index + 1 == batches;
-        if (grad_sync) grad_sync->set_enabled(last);
-        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce, first, last, acc)) ++progress_.skipped;
-      }
-      progress_.loss_total += loss.detach().to(at::kDouble) * static_cast<double>(x.size(0));
-      progress_.samples += x.size(0);
-      progress_.next_batch = batch.index + 1;
-      progress_.train_sec = carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (on_step) on_step(e, batch.index + 1, batches);
-    }
-    synchronize_device(device_);
-    const double train_sec =
-        carried_sec + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    EpochStats st = progress_.epoch_stats(e, train_sec, scaler_);
-    dp_.reduce_epoch(st, progress_.loss_total.item<double>(), device_);
+  grad_sync_ = dp_.gradient_sync(model_->parameters());
+  const int64_t full = lo.batch_size;
+  EpochHooks hooks;
+  hooks.begin_epoch = [&](int64_t) { model_->train(); };
+  hooks.step = [&](const at::Tensor& x, const at::Tensor& y, int64_t) {
+    run_step(x, y, x.size(0) == full, [&](const at::Tensor& sx, const at::Tensor& sy) { train_step(sx, sy); });
+  };
+  hooks.validate = [&](EpochStats& st) {
     dp_.sync_buffers(*model_);
-    auto v0 = std::chrono::steady_clock::now();
     st.val_loss = val_x.size(0) > 0 ? loss(val_x, val_y) : std::nan("");
-    st.val_sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - v0).count();
-    progress_.start_epoch(e + 1);
-    history.push_back(st);
-    if (on_epoch) on_epoch(st);
-  }
-  return history;
+  };
+  return run_epochs(loader, config_.epochs, config_.accumulate, hooks, config_.cuda_graphs, on_epoch, on_step,
+                    callback_every);
 }
 
 at::Tensor ForecastTrainer::predict(const at::Tensor& x, int64_t batch_size) {
@@ -180,7 +143,8 @@ RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tenso
   return m;
 }
 
-std::string ForecastTrainer::save_state() const {
+std::string ForecastTrainer::save_state() {
+  sync_progress();
   return save_training_state(*model_, *optimizer_, scaler_, progress_);
 }
 

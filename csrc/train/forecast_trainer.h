@@ -1,9 +1,8 @@
 #pragma once
-// Training and evaluation of the forecasting MLP: AdamW + SmoothL1, AMP
+// Training and evaluation of the forecasting MLP: fused AdamW + SmoothL1, AMP
 // (bf16, or fp16 with dynamic loss scaling) on GPU, fp32/bf16 on CPU, batches
-// from a TabularLoader, per-epoch statistics to a callback.
-#include <torch/optim/adamw.h>
-
+// from a TabularLoader, each full batch's step replayed as a CUDA graph on a
+// GPU, per-epoch statistics to a callback.
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,6 +12,7 @@
 #include "data/tabular_loader.h"
 #include "train/loop_base.h"
 #include "train/epoch_stats.h"
+#include "train/fused_optimizer.h"
 #include "train/mlp.h"
 #include "train/precision.h"
 #include "train/training_state.h"
@@ -31,6 +31,7 @@ struct FitConfig {
   int workers = 1;
   int prefetch = 4;
   int64_t accumulate = 1;  // micro-batches per optimiser step (data parallel: sync on the last)
+  bool cuda_graphs = true;  // GPU: replay each full batch's step from a CUDA graph
   void validate() const;
 };
 
@@ -47,7 +48,8 @@ class ForecastTrainer : public LoopBase {
 
   std::vector<EpochStats> fit(const at::Tensor& train_x, const at::Tensor& train_y,
                               const at::Tensor& val_x, const at::Tensor& val_y,
-                              const EpochCallback& on_epoch = {}, const StepCallback& on_step = {});
+                              const EpochCallback& on_epoch = {}, const StepCallback& on_step = {},
+                              int64_t callback_every = 1);
   // Predictions in original units, float32 on the CPU.
   at::Tensor predict(const at::Tensor& x, int64_t batch_size = 65536);
   // Mean SmoothL1 loss over all rows and targets.
@@ -60,16 +62,19 @@ class ForecastTrainer : public LoopBase {
   int64_t num_parameters() const { return model_->num_parameters(); }
   // Full training state (model, optimiser, scaler, position in the epoch) as
   // bytes, and its restoration: fit() then continues where the state was taken.
-  std::string save_state() const;
+  std::string save_state();
   void load_state(const std::string& blob);
 
  private:
   at::Tensor forward(const at::Tensor& x);
+  // Forward, loss, backward and optimiser step of one batch, and the loss sum
+  // (device work only: it may be captured in a CUDA graph).
+  void train_step(const at::Tensor& x, const at::Tensor& y);
 
   MlpConfig model_config_;
   FitConfig config_;
   Mlp model_{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<FusedAdamW> optimizer_;
 };
 
 }  // namespace nairrcore::train

@@ -4,7 +4,6 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
-#include <chrono>
 #include <cmath>
 
 #include "common/cpu_block_cache.h"
@@ -17,13 +16,7 @@
 namespace nairrcore::train {
 
 namespace F = torch::nn::functional;
-using Clock = std::chrono::steady_clock;
-
 namespace {
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 void check_images(const at::Tensor& images, const at::Tensor& labels, const std::string& what) {
   NAIRR_CHECK_ARG(images.dim() == 4 && images.size(1) == 3 && images.size(2) == 32 &&
                       images.size(3) == 32 && images.scalar_type() == at::kByte,
@@ -71,7 +64,7 @@ ImageTrainer::ImageTrainer(const ImageModelConfig& model, const ImageFitConfig& 
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(weights, options(config_.lr, config_.weight_decay));
   groups.emplace_back(others, options(config_.bias_lr, config_.bias_weight_decay));
-  optimizer_ = std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(config_.lr));
+  optimizer_ = std::make_unique<FusedSGD>(groups, torch::optim::SGDOptions(config_.lr));
 }
 
 double ImageTrainer::lr_factor(int64_t step, int64_t total) const {
@@ -83,9 +76,8 @@ double ImageTrainer::lr_factor(int64_t step, int64_t total) const {
 }
 
 void ImageTrainer::set_lr_factor(double factor) {
-  auto& groups = optimizer_->param_groups();
-  static_cast<torch::optim::SGDOptions&>(groups[0].options()).lr(config_.lr * factor);
-  static_cast<torch::optim::SGDOptions&>(groups[1].options()).lr(config_.bias_lr * factor);
+  optimizer_->set_lr(0, config_.lr * factor);
+  optimizer_->set_lr(1, config_.bias_lr * factor);
 }
 
 void ImageTrainer::lookahead_update(double decay) {
@@ -123,12 +115,20 @@ at::Tensor ImageTrainer::logits_eval(const at::Tensor& x) {
   return 0.5 * logits + 0.25 * (up_left + down_right);
 }
 
-std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
-                                          const at::Tensor& train_labels,
-                                          const at::Tensor& test_images,
-                                          const at::Tensor& test_labels,
-                                          const EpochCallback& on_epoch,
-                                          const StepCallback& on_step) {
+void ImageTrainer::train_step(const at::Tensor& x, const at::Tensor& y) {
+  auto logits = forward(x).to(at::kFloat);
+  auto loss = F::cross_entropy(
+      logits, y, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing).reduction(torch::kSum));
+  const double n = static_cast<double>(x.size(0));
+  if (!config_.loss_sum) loss = loss / n;
+  optimizer_step(loss, *optimizer_);
+  progress_.loss_total.add_(loss.detach().to(at::kDouble), config_.loss_sum ? 1.0 : n);
+}
+
+std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images, const at::Tensor& train_labels,
+                                          const at::Tensor& test_images, const at::Tensor& test_labels,
+                                          const EpochCallback& on_epoch, const StepCallback& on_step,
+                                          int64_t callback_every) {
   check_images(train_images, train_labels, "train");
   check_images(test_images, test_labels, "test");
   CpuBlockCacheScope block_cache(device_.is_cpu());
@@ -149,80 +149,44 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images,
     model_->init_from_data(data::normalize_images(sample, config_.augment, at::kFloat, false));
     initialised_ = true;
   }
-  std::vector<at::Tensor> params = model_->parameters();
   dp_.sync_weights(*model_);
   sync_batch_norm_over(*model_, config_.sync_batch_norm ? dp_.group : nullptr);
-  auto grad_sync = dp_.gradient_sync(params);
-  const std::function<void()> all_reduce = [&] { if (grad_sync) grad_sync->finish(); };
+  grad_sync_ = dp_.gradient_sync(model_->parameters());
   const int64_t batches = loader.num_batches();
   const int64_t total_steps = batches * config_.epochs;
+  const int64_t full = lo.loader.batch_size;
   auto* fastnet = dynamic_cast<FastNet*>(model_.get());
-  std::vector<EpochStats> history;
-  for (int64_t e = progress_.epochs_done; e < config_.epochs; ++e) {
-    if (fastnet && e >= config_.whiten_bias_epochs) fastnet->whiten()->bias.requires_grad_(false);
-    if (progress_.next_batch == 0) progress_.start_epoch(e);
-    model_->train();
-    loader.set_epoch(e);
-    if (progress_.next_batch > 0) loader.load_state({config_.seed, e, progress_.next_batch});
-    if (!progress_.loss_total.defined())
-      progress_.loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
-    synchronize_device(device_);
-    const auto t0 = Clock::now();
-    const double carried_sec = progress_.train_sec;
-    data::Batch batch;
-    int64_t step = e * batches + progress_.next_batch;
-    while (true) {
-      const auto w0 = Clock::now();
-      {
-        RECORD_FUNCTION("nairrcore::data_wait", std::vector<c10::IValue>());
-        if (!loader.next(batch)) break;
-      }
-      progress_.wait_sec += seconds_since(w0);
-      auto x = batch.x.to(device_, /*non_blocking=*/true);
-      if (config_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-      auto y = batch.y.to(device_, /*non_blocking=*/true);
-      set_lr_factor(lr_factor(step, total_steps));
-      auto logits = forward(x).to(at::kFloat);
-      auto loss = F::cross_entropy(
-          logits, y,
-          F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing).reduction(torch::kSum));
-      const double n = static_cast<double>(x.size(0));
-      if (!config_.loss_sum) loss = loss / n;
-      {
-        const int acc = static_cast<int>(config_.accumulate);
-        const bool first = batch.index % acc == 0;
-        const bool last = batch.index % acc == acc - 1 || batch.index + 1 == batches;
-        if (grad_sync) grad_sync->set_enabled(last);
-        if (!scaled_step(loss, scaler_, *optimizer_, params, all_reduce, first, last, acc)) ++progress_.skipped;
-      }
-      progress_.loss_total += loss.detach().to(at::kDouble) * (config_.loss_sum ? 1.0 : n);
-      progress_.samples += x.size(0);
-      ++step;
-      if (config_.lookahead && step % 5 == 0) {
-        const double progress = static_cast<double>(step) / std::max<int64_t>(total_steps, 1);
-        lookahead_update(std::pow(0.95, 5) * std::pow(progress, 3));
-      }
-      progress_.next_batch = batch.index + 1;
-      progress_.train_sec = carried_sec + seconds_since(t0);
-      if (on_step) on_step(e, batch.index + 1, batches);
+  EpochHooks hooks;
+  hooks.begin_epoch = [&](int64_t e) {
+    if (fastnet && e >= config_.whiten_bias_epochs && fastnet->whiten()->bias.requires_grad()) {
+      fastnet->whiten()->bias.requires_grad_(false);
+      invalidate_graph();  // one parameter fewer in the step
     }
+    model_->train();
+  };
+  hooks.step = [&](const at::Tensor& images, const at::Tensor& y, int64_t batch) {
+    const int64_t step = progress_.epochs_done * batches + batch;
+    set_lr_factor(lr_factor(step, total_steps));
+    auto x = config_.channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+    run_step(x, y, x.size(0) == full, [&](const at::Tensor& sx, const at::Tensor& sy) { train_step(sx, sy); });
+    if (config_.lookahead && (step + 1) % 5 == 0) {
+      const double progress = static_cast<double>(step + 1) / std::max<int64_t>(total_steps, 1);
+      lookahead_update(std::pow(0.95, 5) * std::pow(progress, 3));
+    }
+  };
+  hooks.end_epoch = [&](int64_t e) {
     if (config_.lookahead && e + 1 == config_.epochs) lookahead_update(1.0);
-    synchronize_device(device_);
-    EpochStats st = progress_.epoch_stats(e, carried_sec + seconds_since(t0), scaler_);
-    dp_.reduce_epoch(st, progress_.loss_total.item<double>(), device_);
+  };
+  hooks.validate = [&](EpochStats& st) {
     dp_.sync_buffers(*model_);
-    const auto v0 = Clock::now();
     if (test_images.size(0) > 0) {
       auto m = evaluate(test_images, test_labels);
       st.val_loss = m.loss;
       st.val_accuracy = m.accuracy;
     }
-    st.val_sec = seconds_since(v0);
-    progress_.start_epoch(e + 1);
-    history.push_back(st);
-    if (on_epoch) on_epoch(st);
-  }
-  return history;
+  };
+  return run_epochs(loader, config_.epochs, config_.accumulate, hooks, config_.cuda_graphs, on_epoch, on_step,
+                    callback_every);
 }
 
 ClassificationMetrics ImageTrainer::evaluate(const at::Tensor& images, const at::Tensor& labels) {
@@ -285,7 +249,8 @@ at::Tensor ImageTrainer::predict_proba(const at::Tensor& images) {
 
 std::map<std::string, at::Tensor> ImageTrainer::state_dict() const { return module_state(*model_); }
 
-std::string ImageTrainer::save_state() const {
+std::string ImageTrainer::save_state() {
+  sync_progress();
   return save_training_state(*model_, *optimizer_, scaler_, progress_, lookahead_);
 }
 

@@ -32,15 +32,23 @@ MlpImpl::MlpImpl(const MlpConfig& c) {
   linears_.emplace_back(in, c.outputs);
   net->push_back(linears_.back());
   net_ = register_module("net", net);
+  fused_gpu_ = c.fused_blocks && norm_gelu_dropout_cuda_available() && c.width <= 1024;
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  if (!cpu_fp32_rows(x)) return net_->forward(x);
+  if (cpu_fp32_rows(x) || (x.is_cuda() && fused_gpu_)) return fused_forward(x);
+  return net_->forward(x);
+}
+
+at::Tensor MlpImpl::fused_forward(const at::Tensor& x) {
   at::Tensor h = x;
   for (size_t i = 0; i < norms_.size(); ++i) {
     const auto& norm = norms_[i];
-    h = norm_gelu_dropout(linears_[i]->forward(h), norm->weight, norm->bias, norm->options.eps(),
-                          dropouts_[i]->p(), is_training());
+    auto z = linears_[i]->forward(h);
+    h = z.is_cuda() ? norm_gelu_dropout_cuda(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(),
+                                             is_training())
+                    : norm_gelu_dropout(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(),
+                                        is_training());
   }
   return linears_.back()->forward(h);
 }

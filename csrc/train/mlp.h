@@ -2,7 +2,8 @@
 // The forecasting MLP: depth x [Linear(width) -> LayerNorm -> GELU ->
 // Dropout(p)] -> Linear(outputs). Parameter names match
 // nairrcore.forecasting.model.MLP so state dicts move between C++ and Python.
-// On the CPU in fp32, each LayerNorm -> GELU -> Dropout runs as one fused op.
+// Each LayerNorm -> GELU -> Dropout runs as one fused op: on the CPU in fp32,
+// and on a GPU for widths up to 1024 (unless fused_blocks is off).
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/normalization.h>
@@ -20,6 +21,7 @@ struct MlpConfig {
   int64_t depth = 8;
   int64_t outputs = 3;
   double dropout = 0.1;
+  bool fused_blocks = true;  // GPU: the fused norm-GELU-dropout kernels
   void validate() const;
 };
 
@@ -30,11 +32,14 @@ class MlpImpl : public torch::nn::Module {
   int64_t num_parameters() const;
 
  private:
+  at::Tensor fused_forward(const at::Tensor& x);
+
   torch::nn::Sequential net_{nullptr};
   // The same modules as net_ holds, for the fused CPU path.
   std::vector<FastLinear> linears_;
   std::vector<torch::nn::LayerNorm> norms_;
   std::vector<FastDropout> dropouts_;
+  bool fused_gpu_ = true;
 };
 TORCH_MODULE(Mlp);
 

@@ -3,6 +3,7 @@
 #include <torch/utils.h>
 
 #include "common/errors.h"
+#include "train/train_step.h"
 
 namespace nairrcore::train {
 
@@ -33,10 +34,11 @@ void load_module_state(torch::nn::Module& module, const std::map<std::string, at
   }
 }
 
-std::vector<at::Tensor> gradients(const std::vector<at::Tensor>& params) {
+std::vector<at::Tensor> optimizer_gradients(const torch::optim::Optimizer& optimizer) {
   std::vector<at::Tensor> grads;
-  for (const auto& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad());
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params())
+      if (p.grad().defined()) grads.push_back(p.grad());
   return grads;
 }
 

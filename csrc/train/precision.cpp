@@ -32,18 +32,20 @@ LossScaler::LossScaler(bool enabled, c10::Device device, double init_scale, doub
   scale_ = at::full({1}, enabled ? init_scale : 1.0, opts.dtype(at::kFloat));
   growth_tracker_ = at::zeros({1}, opts.dtype(at::kInt));
   found_inf_ = at::zeros({1}, opts.dtype(at::kFloat));
+  unit_ = at::ones({1}, opts.dtype(at::kFloat));
+  skipped_ = at::zeros({1}, opts.dtype(at::kFloat));
 }
 
 at::Tensor LossScaler::scale(const at::Tensor& loss) const {
   return enabled_ ? loss * scale_ : loss;
 }
 
-bool LossScaler::unscale(const std::vector<at::Tensor>& grads) {
-  if (!enabled_) return true;
+void LossScaler::check(const std::vector<at::Tensor>& grads) {
+  if (!enabled_) return;
   found_inf_.zero_();
-  auto inv_scale = scale_.to(at::kDouble).reciprocal().to(at::kFloat);
-  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, inv_scale);
-  return found_inf_.item<float>() == 0.0f;
+  // ATen's check-and-unscale with a factor of one: only the inf/NaN check.
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, unit_);
+  skipped_.add_(found_inf_);
 }
 
 void LossScaler::update() {
@@ -53,5 +55,12 @@ void LossScaler::update() {
 }
 
 double LossScaler::value() const { return scale_.item<double>(); }
+
+int64_t LossScaler::take_skipped() {
+  if (!enabled_) return 0;
+  const auto n = static_cast<int64_t>(skipped_.item<float>());
+  skipped_.zero_();
+  return n;
+}
 
 }  // namespace nairrcore::train

@@ -21,10 +21,17 @@ class LossScaler {
              int64_t growth_interval = 2000);
   bool enabled() const { return enabled_; }
   at::Tensor scale(const at::Tensor& loss) const;
-  // Unscales gradients in place; false when any is inf/NaN (skip the step).
-  bool unscale(const std::vector<at::Tensor>& grads);
+  // Sets found_inf() where a gradient is inf/NaN, without unscaling (the fused
+  // optimisers unscale inside their kernel and skip on found_inf), and counts
+  // the skip on the device: nothing here waits for the GPU.
+  void check(const std::vector<at::Tensor>& grads);
+  // The scale the gradients carry, and the inf flag of the last check (float32 [1]).
+  const at::Tensor& scale_tensor() const { return scale_; }
+  const at::Tensor& found_inf() const { return found_inf_; }
   void update();
   double value() const;
+  // Steps skipped since the last call (reads the device counter, then clears it).
+  int64_t take_skipped();
   // The scale and growth tracker, for checkpoints.
   std::vector<at::Tensor> state() const { return {scale_, growth_tracker_}; }
 
@@ -32,7 +39,7 @@ class LossScaler {
   bool enabled_;
   double growth_factor_, backoff_factor_;
   int64_t growth_interval_;
-  at::Tensor scale_, growth_tracker_, found_inf_;
+  at::Tensor scale_, growth_tracker_, found_inf_, unit_, skipped_;
 };
 
 }  // namespace nairrcore::train

@@ -20,7 +20,7 @@ void LoopProgress::start_epoch(int64_t epoch) {
   next_batch = 0;
   train_sec = wait_sec = 0;
   samples = skipped = 0;
-  loss_total = at::Tensor();
+  if (loss_total.defined()) loss_total.zero_();  // in place: a captured step adds to it
 }
 
 EpochStats LoopProgress::epoch_stats(int64_t epoch, double train_sec, const LossScaler& scaler) const {
@@ -109,7 +109,13 @@ void load_training_state(const std::string& blob, torch::nn::Module& model, torc
   p.wait_sec = read("wait_sec").item<double>();
   p.samples = read("samples").item<int64_t>();
   p.skipped = read("skipped").item<int64_t>();
-  p.loss_total = p.next_batch > 0 ? read("loss_total").to(device) : at::Tensor();
+  auto loss_total = p.next_batch > 0 ? read("loss_total").to(device, at::kDouble).reshape({})
+                                     : at::zeros({}, at::TensorOptions().device(device).dtype(at::kDouble));
+  if (p.loss_total.defined()) {
+    p.loss_total.copy_(loss_total);
+  } else {
+    p.loss_total = loss_total;
+  }
 }
 
 }  // namespace nairrcore::train

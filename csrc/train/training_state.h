@@ -22,7 +22,7 @@ struct LoopProgress {
   // Partial statistics of the epoch in progress.
   double train_sec = 0, wait_sec = 0;
   int64_t samples = 0, skipped = 0;
-  at::Tensor loss_total;  // float64 scalar on the device, or undefined
+  at::Tensor loss_total;  // float64 scalar on the device, zeroed in place per epoch
   void start_epoch(int64_t epoch);
   // The finished epoch's statistics on this process (train_sec measured by the loop).
   EpochStats epoch_stats(int64_t epoch, double train_sec, const LossScaler& scaler) const;

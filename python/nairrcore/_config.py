@@ -40,14 +40,22 @@ class EnvConfig:
         return dataclasses.asdict(self)
 
     def resolve_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        """cpu, or a GPU with its index ("cuda" and "auto" mean the current GPU)."""
+        name = self.device
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            device = torch.device(self.device)
+            device = torch.device(name)
         except RuntimeError as exc:
             raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {self.device!r}") from exc
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device: {self.device!r} requested but no CUDA GPU is visible")
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device: {self.device!r} requested but no CUDA GPU is visible")
+            if device.index is None:
+                device = torch.device("cuda", torch.cuda.current_device())
+            elif device.index >= torch.cuda.device_count():
+                raise ConfigError(f"device: {self.device!r} requested but only {torch.cuda.device_count()} "
+                                  "GPU(s) are visible")
         return device
 
     def resolve_precision(self, device: torch.device) -> str:

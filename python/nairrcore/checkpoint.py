@@ -38,11 +38,19 @@ class CheckpointManager:
         self.directory = Path(directory)
         self.keep, self.every_steps, self.every_seconds = keep, every_steps, every_seconds
         self._last_time = time.monotonic()
+        self._last_step = 0
 
     def due(self, step: int) -> bool:
-        if self.every_steps and step % self.every_steps == 0:
+        """Whether a checkpoint is due at `step`: a multiple of every_steps was
+        reached since the last one (the loop may call back every few steps), or
+        every_seconds passed."""
+        if self.every_steps and step // self.every_steps > self._last_step // self.every_steps:
             return True
         return bool(self.every_seconds) and time.monotonic() - self._last_time >= self.every_seconds
+
+    def resumed_at(self, step: int) -> None:
+        """Counting for due() continues from a checkpoint's step."""
+        self._last_step = step
 
     def save(self, payload: dict, step: int) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -54,6 +62,7 @@ class CheckpointManager:
         write_bytes(path.with_suffix(".pt.sha256"), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode(),
                     fsync=True)
         self._last_time = time.monotonic()
+        self._last_step = step
         for old in self.checkpoints()[self.keep:]:
             old.unlink(missing_ok=True)
             old.with_suffix(".pt.sha256").unlink(missing_ok=True)

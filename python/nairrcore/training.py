@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def epoch_dict(s) -> dict:
     """One epoch's statistics from a C++ loop as a plain dict."""
@@ -59,6 +61,7 @@ class CheckpointedFit:
         self.profiler = profiler
         self.steps = 0
         self.resumed_from = None
+        self._position = (trainer._impl.epochs_done, trainer._impl.next_batch)
 
     def payload(self) -> dict:
         import torch
@@ -92,7 +95,9 @@ class CheckpointedFit:
         if self.recorder is not None and state.get("recorder_epochs") is not None:
             self.recorder.restore_epochs(state["recorder_epochs"])
         self.steps = state["steps"]
+        self.checkpoint.resumed_at(self.steps)
         self.resumed_from = path
+        self._position = (self.trainer._impl.epochs_done, self.trainer._impl.next_batch)
 
     @property
     def _group(self):
@@ -116,8 +121,27 @@ class CheckpointedFit:
         self._group.allreduce_sum_([flag])
         return bool(flag.item() > 0)
 
+    def callback_every(self) -> int:
+        """Steps between calls of the step callback. Each call takes Python's
+        GIL, so on a GPU the loop calls back every 32 steps (and after every
+        epoch's first and last), never waiting on the device in between; a
+        profile or a checkpoint every N steps asks for finer calls."""
+        if self.profiler is not None or getattr(self.trainer, "device", None) is None \
+                or self.trainer.device.type != "cuda":
+            return 1
+        every = 32
+        if self.checkpoint is not None and self.checkpoint.every_steps:
+            every = math.gcd(every, self.checkpoint.every_steps)
+        return every
+
+    def _advance(self, epoch: int, batch: int) -> int:
+        """Steps taken since the previous call (the loop calls after each epoch's last batch)."""
+        last_epoch, last_batch = self._position
+        self._position = (epoch, batch)
+        return batch - last_batch if epoch == last_epoch else batch
+
     def run(self, fit_call, epoch_hook, step_hook) -> None:
-        """``fit_call(epoch_hook, step_hook)`` runs the C++ loop (after ``restore()``)."""
+        """``fit_call(epoch_hook, step_hook, callback_every)`` runs the C++ loop (after ``restore()``)."""
         from nairrcore.checkpoint import Preempted, PreemptionGuard
 
         with PreemptionGuard() as guard:
@@ -126,7 +150,7 @@ class CheckpointedFit:
                     step_hook(epoch, batch, batches)
                 if self.profiler is not None:
                     self.profiler.step()
-                self.steps += 1
+                self.steps += self._advance(epoch, batch)
                 if self._stop_requested(guard.signum):
                     import signal as _signal
 
@@ -136,7 +160,7 @@ class CheckpointedFit:
                     self.save()
 
             try:
-                fit_call(epoch_hook, on_step)
+                fit_call(epoch_hook, on_step, self.callback_every())
             finally:
                 if self.profiler is not None:
                     self.profiler.finish()
@@ -191,8 +215,9 @@ def run_fit(trainer, workload: str, fit_call, *, total_epochs: int, postfix, on_
             preempt_exit_code: int = 85, profiler=None) -> list[dict]:
     """The body both trainers' ``fit`` share: restore a checkpoint, progress
     bar, recorder phases, epoch hooks, checkpoints and preemption around
-    ``fit_call(epoch_hook, step_hook)`` (the C++ loop). ``postfix(d)`` gives the
-    progress bar's per-epoch fields."""
+    ``fit_call(epoch_hook, step_hook, callback_every)`` (the C++ loop).
+    ``postfix(d)`` gives the progress bar's per-epoch fields. How the steps
+    ran (CUDA graphs or why not) goes into the recorder's run_config.json."""
     impl = trainer._impl
     ck = CheckpointedFit(trainer, workload, checkpoint, resume, recorder, preempt_exit_code, profiler)
     ck.restore()
@@ -219,4 +244,6 @@ def run_fit(trainer, workload: str, fit_call, *, total_epochs: int, postfix, on_
     finally:
         if bar is not None:
             bar.close()
+        if recorder is not None:
+            recorder.config(cuda_graphs=impl.cuda_graphs)
     return trainer.history

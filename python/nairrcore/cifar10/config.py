@@ -73,6 +73,7 @@ class Cifar10Config(EnvConfig):
     prefetch: int = 4
     accumulate: int = 1                  # micro-batches per optimiser step
     sync_batch_norm: bool = False        # data parallel: BatchNorm statistics over all ranks
+    cuda_graphs: bool = True             # GPU: replay each full batch's step from a CUDA graph
 
     def validated(self) -> "Cifar10Config":
         if self.model not in RECIPES:

@@ -42,6 +42,7 @@ class Trainer:
         fit.tta, fit.seed, fit.device, fit.precision = c.tta, c.seed, str(self.device), self.precision
         fit.channels_last, fit.workers, fit.prefetch = c.channels_last, c.workers, c.prefetch
         fit.accumulate, fit.sync_batch_norm = c.accumulate, c.sync_batch_norm
+        fit.cuda_graphs = c.cuda_graphs
         fit.tta_translate = c.tta and r["tta_translate"]
         fit.data_on_device = True if c.data_on_device is None else c.data_on_device
         fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"], alternate_flip=r["alternate_flip"])
@@ -56,12 +57,18 @@ class Trainer:
     def num_parameters(self) -> int:
         return self._impl.num_parameters
 
+    @property
+    def cuda_graphs(self) -> str:
+        """How the last fit ran its steps: "on: captured ...", "off: <why>" or "failed, eager: <error>"."""
+        return self._impl.cuda_graphs
+
     def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
             recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
             profiler=None) -> list[dict]:
         train, test = data.train, data.test
         return run_fit(self, "cifar10",
-                       lambda eh, sh: self._impl.fit(train.images, train.labels, test.images, test.labels, eh, sh),
+                       lambda eh, sh, every: self._impl.fit(train.images, train.labels, test.images,
+                                                            test.labels, eh, sh, every),
                        total_epochs=self._fit_config.epochs, on_epoch=on_epoch, progress=progress,
                        recorder=recorder, checkpoint=checkpoint, resume=resume,
                        preempt_exit_code=preempt_exit_code, profiler=profiler,

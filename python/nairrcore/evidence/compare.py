@@ -19,7 +19,7 @@ from nairrcore.evidence.validate import read_csv_rows
 
 # Settings that choose how a platform runs the workload, not what the workload is.
 EXECUTION_SETTINGS = {"data", "device", "precision", "data_on_device", "workers", "prefetch", "threads",
-                      "channels_last"}
+                      "channels_last", "cuda_graphs", "fused_blocks", "in_memory"}
 COLUMNS = ["workload", "platform", "runs", "accelerator", "epoch_sec", "epoch_sec_spread", "total_sec", "total_sec_spread",
            "samples_per_sec", "mean_gpu_util_percent", "peak_host_rss_gb", "peak_gpu_mem_gb", "cost_per_run",
            "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "comparable", "note"]

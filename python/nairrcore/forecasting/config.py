@@ -31,6 +31,8 @@ class ForecastConfig(EnvConfig):
     prefetch: int = 4                    # batches ready ahead
     threads: int = 0                     # feature threads (0: all cores)
     in_memory: bool = False              # read an archive's members in memory, never extract
+    cuda_graphs: bool = True             # GPU: replay each full batch's step from a CUDA graph
+    fused_blocks: bool = True            # GPU: LayerNorm-GELU-dropout as one kernel (width <= 1024)
 
     def validated(self) -> "ForecastConfig":
         checks = [

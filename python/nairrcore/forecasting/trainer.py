@@ -34,6 +34,7 @@ class Trainer:
         model = _core.MlpConfig()
         model.inputs, model.width, model.depth = inputs, self.config.width, self.config.depth
         model.outputs, model.dropout = 3, self.config.dropout
+        model.fused_blocks = self.config.fused_blocks
         self._model_config = model
         self._impl: _core.ForecastTrainer | None = None
         self._group, self._bucket_mb = group, bucket_mb
@@ -45,6 +46,7 @@ class Trainer:
         fit.epochs, fit.batch_size, fit.lr, fit.weight_decay = c.epochs, c.batch_size, c.lr, c.weight_decay
         fit.seed, fit.device, fit.precision = c.seed, str(self.device), self.precision
         fit.workers, fit.prefetch, fit.accumulate = c.workers, c.prefetch, c.accumulate
+        fit.cuda_graphs = c.cuda_graphs
         fit.data_on_device = self._data_fits_on_device(data) if c.data_on_device is None else c.data_on_device
         return fit
 
@@ -66,12 +68,18 @@ class Trainer:
     def num_parameters(self) -> int:
         return self._ensure(None).num_parameters
 
+    @property
+    def cuda_graphs(self) -> str:
+        """How the last fit ran its steps: "on: captured ...", "off: <why>" or "failed, eager: <error>"."""
+        return self._ensure(None).cuda_graphs
+
     def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False,
             recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
             profiler=None) -> list[dict]:
         impl = self._ensure(data)
         train, val = data.train, data.val
-        return run_fit(self, "forecasting", lambda eh, sh: impl.fit(train.x, train.y, val.x, val.y, eh, sh),
+        return run_fit(self, "forecasting",
+                       lambda eh, sh, every: impl.fit(train.x, train.y, val.x, val.y, eh, sh, every),
                        total_epochs=self.config.epochs, on_epoch=on_epoch, progress=progress, recorder=recorder,
                        checkpoint=checkpoint, resume=resume, preempt_exit_code=preempt_exit_code,
                        profiler=profiler,

@@ -1,0 +1,50 @@
+#pragma once
+// Launchers of the GPU norm-GELU-dropout kernels (norm_gelu_dropout.cu), on
+// raw pointers so the .cu needs no ATen tensor headers.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include <ATen/cuda/PhiloxCudaState.h>
+
+namespace nairrcore::train::cuda {
+
+enum class RowType { kFloat, kBFloat16, kHalf };
+
+struct NgdForward {
+  RowType type;
+  const void* z;  // [rows, width] of `type`
+  const float *gamma, *beta;
+  void* out;      // like z
+  float *mean, *rstd;  // [rows]
+  int64_t rows;
+  int width;
+  float eps;
+  bool drop;
+  uint32_t threshold;  // drop where the 32-bit hash is below this (p * 2^32)
+  float keep;          // 1 / (1 - p)
+  at::PhiloxCudaState rng;
+  int64_t* key;  // out: the mask key, for backward
+};
+
+struct NgdBackward {
+  RowType type;
+  const void *z, *dout;
+  const float *gamma, *beta, *mean, *rstd;
+  void* dz;
+  float* partial;  // [backward_blocks(rows), 2, width] scratch
+  float *dgamma, *dbeta;
+  int64_t rows;
+  int width;
+  bool drop;
+  uint32_t threshold;
+  float keep;
+  const int64_t* key;
+};
+
+// Blocks of the backward launch (the partial buffer has one [2, width] slab each).
+int64_t backward_blocks(int64_t rows);
+cudaError_t launch_ngd_forward(const NgdForward& args, cudaStream_t stream);
+cudaError_t launch_ngd_backward(const NgdBackward& args, cudaStream_t stream);
+
+}  // namespace nairrcore::train::cuda
