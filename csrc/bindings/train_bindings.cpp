@@ -66,7 +66,11 @@ void bind_train(py::module_& m) {
              return std::make_unique<FusedAdamW>(g, torch::optim::AdamWOptions());
            }),
            py::arg("groups"), py::arg("betas") = std::make_tuple(0.9, 0.999), py::arg("eps") = 1e-8)
-      .def("step", [](FusedAdamW& o) { o.fused_step(); })
+      .def("step", [](FusedAdamW& o, const std::optional<at::Tensor>& grad_scale,
+                      const std::optional<at::Tensor>& found_inf) {
+             o.fused_step(grad_scale.value_or(at::Tensor()), found_inf.value_or(at::Tensor()));
+           },
+           py::arg("grad_scale") = py::none(), py::arg("found_inf") = py::none())
       .def("set_lr", &FusedAdamW::set_lr, py::arg("group"), py::arg("lr"))
       .def("zero_grad", [](FusedAdamW& o) { o.zero_grad(true); });
   py::class_<FusedSGD>(m, "FusedSGD")
@@ -79,7 +83,11 @@ void bind_train(py::module_& m) {
              return std::make_unique<FusedSGD>(g, torch::optim::SGDOptions(0.1));
            }),
            py::arg("groups"), py::arg("momentum"), py::arg("nesterov") = false)
-      .def("step", [](FusedSGD& o) { o.fused_step(); })
+      .def("step", [](FusedSGD& o, const std::optional<at::Tensor>& grad_scale,
+                      const std::optional<at::Tensor>& found_inf) {
+             o.fused_step(grad_scale.value_or(at::Tensor()), found_inf.value_or(at::Tensor()));
+           },
+           py::arg("grad_scale") = py::none(), py::arg("found_inf") = py::none())
       .def("set_lr", &FusedSGD::set_lr, py::arg("group"), py::arg("lr"))
       .def("zero_grad", [](FusedSGD& o) { o.zero_grad(true); });
 

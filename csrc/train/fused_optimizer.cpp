@@ -92,7 +92,10 @@ void FusedAdamW::fused_step(const at::Tensor& grad_scale, const at::Tensor& foun
       at::_fused_adamw_(live.params, live.grads, exp_avgs, exp_avg_sqs, {}, steps, o.lr(), beta1, beta2,
                         o.weight_decay(), o.eps(), false, false, optional_of(grad_scale), optional_of(found_inf));
     }
-    if (found_inf.defined()) at::_foreach_sub_(steps, std::vector<at::Tensor>(steps.size(), found_inf));
+    if (found_inf.defined()) {
+      // The counts are 0-dim, the scaler's flag has one element.
+      at::_foreach_sub_(steps, std::vector<at::Tensor>(steps.size(), found_inf.reshape({})));
+    }
   }
 }
 

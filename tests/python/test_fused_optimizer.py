@@ -90,3 +90,30 @@ def test_parameters_without_gradients_are_left_alone():
     a.grad = torch.ones(5)
     opt.step()
     assert torch.equal(b, before) and not torch.equal(a, before)
+
+
+@pytest.mark.parametrize("kind", ["adamw", "sgd"])
+def test_scaled_gradients_are_unscaled_and_an_inf_step_changes_nothing(kind):
+    """The loss scaler's path: gradients carry the scale, the kernel divides it
+    out; with found_inf set the parameters, moments and step counts stay put
+    (the next real step equals an unscaled run's first)."""
+    def make(params):
+        if kind == "adamw":
+            return core.FusedAdamW([(params, 1e-2, 1e-2)])
+        return core.FusedSGD([(params, 0.1, 5e-4)], momentum=0.9, nesterov=True)
+
+    plain, scaled = _params(5), _params(5)
+    opt_plain, opt_scaled = make(plain), make(scaled)
+    g = torch.Generator().manual_seed(6)
+    grads = [torch.randn(p.shape, generator=g) for p in plain]
+    scale = torch.full((1,), 1024.0)
+    for p, q, grad in zip(plain, scaled, grads):
+        q.grad = torch.full_like(grad, float("inf"))
+    opt_scaled.step(grad_scale=scale, found_inf=torch.ones(1))  # skipped
+    assert all(torch.equal(p, q) for p, q in zip(plain, scaled))
+    for p, q, grad in zip(plain, scaled, grads):
+        p.grad, q.grad = grad.clone(), grad * scale
+    opt_plain.step()
+    opt_scaled.step(grad_scale=scale, found_inf=torch.zeros(1))
+    for p, q in zip(plain, scaled):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
