@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# libFuzzer targets (CSV and CIFAR readers) for a bounded time each, built with
+# libFuzzer targets (CSV, CIFAR, in-memory archive and checkpoint readers) for a bounded time each, built with
 # Clang in build/sanitize (CPU only). Needs the venv of scripts/dev.sh.
 #   scripts/sanitize.sh [SECONDS_PER_FUZZER]     (default 60)
 set -euo pipefail
@@ -19,7 +19,8 @@ cmake --build "$BUILD" -j "$(nproc)"
 export ASAN_OPTIONS=detect_leaks=0:alloc_dealloc_mismatch=0:detect_odr_violation=0:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir "$BUILD" --output-on-failure -j 2
-for target in fuzz_weather_csv:weather_csv fuzz_weather_csv:city_info fuzz_cifar:cifar; do
+for target in fuzz_weather_csv:weather_csv fuzz_weather_csv:city_info fuzz_cifar:cifar fuzz_archive:archive \
+              fuzz_checkpoint:checkpoint; do
   bin=${target%%:*}
   corpus="$ROOT/tests/fuzz/corpus/${target##*:}"
   work=$(mktemp -d)

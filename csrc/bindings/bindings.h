@@ -15,7 +15,8 @@ namespace py = pybind11;
 void bind_errors(py::module_& m);
 void bind_data(py::module_& m);
 void bind_train(py::module_& m);
-void bind_images(py::module_& m);
+void bind_loaders(py::module_& m);
+void bind_distributed(py::module_& m);
 void bind_telemetry(py::module_& m);
 void bind_info(py::module_& m);
 

@@ -1,8 +1,7 @@
+// The data readers: weather files into feature tensors, CIFAR-10 records into image tensors.
 #include "bindings/bindings.h"
-#include "train/device.h"
-#include "data/csv.h"
-#include "data/epoch_order.h"
-#include "data/tabular_loader.h"
+#include "data/cifar_reader.h"
+#include "data/data_files.h"
 #include "data/weather_features.h"
 #include "data/weather_reader.h"
 
@@ -54,6 +53,24 @@ void bind_data(py::module_& m) {
             &build_weather_dataset),
         py::arg("dir"), py::arg("cities"), py::arg("spec"), py::arg("threads") = 0,
         py::call_guard<py::gil_scoped_release>());
+  // One city file's series, for the reader's property test: {day, tmax, tmin, prcp}.
+  m.def("parse_city_series", [](const py::bytes& text, const std::string& path) {
+    CitySeries s;
+    {
+      std::string bytes(text);
+      py::gil_scoped_release nogil;
+      s = parse_city_series(bytes, path, "test");
+    }
+    auto as_tensor = [](const auto& v, at::ScalarType t) {
+      return at::tensor(at::ArrayRef<std::decay_t<decltype(v[0])>>(v), at::TensorOptions().dtype(t));
+    };
+    py::dict d;
+    d["day"] = as_tensor(s.days, at::kInt);
+    d["tmax"] = as_tensor(s.tmax, at::kDouble);
+    d["tmin"] = as_tensor(s.tmin, at::kDouble);
+    d["prcp"] = as_tensor(s.prcp, at::kDouble);
+    return d;
+  }, py::arg("text"), py::arg("path"));
   // The same from files already in memory (an archive's members): {name: bytes}.
   m.def("select_cities_in_memory", [](const std::string& label, std::map<std::string, std::string> contents,
                                       const std::vector<std::string>& ids, int64_t first_n) {
@@ -68,54 +85,23 @@ void bind_data(py::module_& m) {
     py::gil_scoped_release nogil;
     return build_weather_dataset(files, cities, spec, threads);
   }, py::arg("label"), py::arg("contents"), py::arg("cities"), py::arg("spec"), py::arg("threads") = 0);
-  m.def("read_city_series", [](const std::string& path, const std::string& id) {
-    CitySeries s;
-    {
-      py::gil_scoped_release nogil;
-      s = read_city_series(path, id);
+
+  m.def("parse_cifar", [](const std::vector<std::pair<std::string, py::bytes>>& files,
+                          const std::string& layout, int threads) {
+    std::vector<CifarFile> views;
+    for (const auto& [name, blob] : files) {
+      char* data = nullptr;
+      Py_ssize_t size = 0;
+      if (PyBytes_AsStringAndSize(blob.ptr(), &data, &size) != 0) throw py::error_already_set();
+      views.push_back({name, std::string_view(data, static_cast<size_t>(size))});
     }
-    auto as_tensor = [](const auto& v, at::ScalarType t) {
-      return at::tensor(at::ArrayRef<std::decay_t<decltype(v[0])>>(v), at::TensorOptions().dtype(t));
-    };
-    py::dict d;
-    d["day"] = as_tensor(s.days, at::kInt);
-    d["tmax"] = as_tensor(s.tmax, at::kDouble);
-    d["tmin"] = as_tensor(s.tmin, at::kDouble);
-    d["prcp"] = as_tensor(s.prcp, at::kDouble);
-    return d;
-  });
-  m.def("parse_date", [](const std::string& text) -> py::object {
-    int32_t days = 0;
-    if (!parse_date(text, days)) return py::none();
-    return py::int_(days);
-  });
-  m.def("format_date", &format_date);
-
-  m.def("epoch_order", [](int64_t n, bool shuffle, uint64_t seed, int64_t epoch, int rank, int world) {
-    auto v = epoch_order(n, shuffle, seed, epoch, ShardSpec{rank, world});
-    return at::tensor(at::ArrayRef<int64_t>(v), at::kLong);
-  }, py::arg("n"), py::arg("shuffle"), py::arg("seed"), py::arg("epoch"), py::arg("rank") = 0,
-        py::arg("world_size") = 1);
-
-  py::class_<TabularLoader> tabular_loader(m, "TabularLoader");
-  tabular_loader
-      .def(py::init([](at::Tensor x, at::Tensor y, const std::string& device, int64_t batch_size,
-                       bool shuffle, bool drop_last, uint64_t seed, int workers, int prefetch,
-                       int rank, int world_size) {
-             LoaderOptions o;
-             o.batch_size = batch_size;
-             o.shuffle = shuffle;
-             o.drop_last = drop_last;
-             o.seed = seed;
-             o.workers = workers;
-             o.prefetch = prefetch;
-             o.shard = ShardSpec{rank, world_size};
-             return std::make_unique<TabularLoader>(std::move(x), std::move(y), train::parse_device(device), o);
-           }),
-           py::arg("x"), py::arg("y"), py::arg("device"), py::arg("batch_size"), py::arg("shuffle"),
-           py::arg("drop_last"), py::arg("seed"), py::arg("workers"), py::arg("prefetch"),
-           py::arg("rank"), py::arg("world_size"));
-  bind_loader_iteration(tabular_loader);
+    CifarImages out;
+    {
+      py::gil_scoped_release nogil;  // `files` keeps the bytes alive
+      out = parse_cifar(views, layout, threads);
+    }
+    return py::make_tuple(out.images, out.labels);
+  }, py::arg("files"), py::arg("layout") = "nchw", py::arg("threads") = 0);
 }
 
 }  // namespace nairrcore::bindings

@@ -4,8 +4,6 @@
 #include "bindings/bindings.h"
 #include "common/cpu_block_cache.h"
 #include "data/gather.h"
-#include "dist/launch_env.h"
-#include "dist/group.h"
 #include "telemetry/host_stats.h"
 #include "train/cpu_matmul.h"
 
@@ -51,40 +49,6 @@ void bind_info(py::module_& m) {
     d["cpu_system_sec"] = s.cpu_system_sec;
     return d;
   });
-  m.def("launch_env", [](py::object env) {
-    dist::LaunchEnv e;
-    if (env.is_none()) {
-      e = dist::read_launch_env();
-    } else {
-      auto mapping = env.cast<std::map<std::string, std::string>>();
-      e = dist::read_launch_env([&](const char* k) -> const char* {
-        auto it = mapping.find(k);
-        return it == mapping.end() ? nullptr : it->second.c_str();
-      });
-    }
-    py::dict d;
-    d["rank"] = e.rank;
-    d["world_size"] = e.world_size;
-    d["local_rank"] = e.local_rank;
-    d["master_addr"] = e.master_addr;
-    d["master_port"] = e.master_port;
-    d["launcher"] = e.launcher;
-    return d;
-  }, py::arg("env") = py::none());
-  m.def("first_slurm_host", &dist::first_slurm_host);
-  py::register_exception<dist::DistError>(m, "DistError", PyExc_RuntimeError);
-  py::class_<dist::Group, std::shared_ptr<dist::Group>>(m, "Group")
-      .def(py::init([](const std::string& name, double timeout_sec) {
-             return std::make_shared<dist::Group>(
-                 name, std::chrono::milliseconds(static_cast<int64_t>(timeout_sec * 1000)));
-           }),
-           py::arg("name"), py::arg("timeout_sec"))
-      .def_property_readonly("rank", &dist::Group::rank)
-      .def_property_readonly("size", &dist::Group::size)
-      .def("allreduce_sum_", [](dist::Group& g, std::vector<at::Tensor> tensors) {
-        py::gil_scoped_release nogil;
-        g.allreduce_sum_(tensors);
-      });
 }
 
 }  // namespace nairrcore::bindings

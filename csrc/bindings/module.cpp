@@ -45,6 +45,7 @@ PYBIND11_MODULE(_core, m) {
   nairrcore::bindings::bind_info(m);
   nairrcore::bindings::bind_data(m);
   nairrcore::bindings::bind_train(m);
-  nairrcore::bindings::bind_images(m);
+  nairrcore::bindings::bind_loaders(m);
+  nairrcore::bindings::bind_distributed(m);
   nairrcore::bindings::bind_telemetry(m);
 }

@@ -30,3 +30,8 @@ class Interrupted : public std::runtime_error {
   do {                                                     \
     if (!(cond)) throw ::nairrcore::ConfigError(msg);      \
   } while (0)
+
+#define NAIRR_CHECK_DATA(cond, msg)                        \
+  do {                                                     \
+    if (!(cond)) throw ::nairrcore::DataError(msg);        \
+  } while (0)

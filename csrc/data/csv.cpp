@@ -95,7 +95,7 @@ std::vector<int> locate_columns(const std::vector<std::string_view>& header,
     if (found < 0) {
       std::string have;
       for (auto h : header) have += (have.empty() ? "" : ",") + std::string(h);
-      throw DataError(path + ": missing column '" + name + "' (header has: " + have + ")");
+      throw DataError(path + ": missing column '" + name + "' (header has: " + printable(have) + ")");
     }
     index.push_back(found);
   }
@@ -114,17 +114,38 @@ bool parse_number(std::string_view text, double& out) {
   return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(out);
 }
 
-int32_t days_from_civil(int y, unsigned m, unsigned d) {
-  // Howard Hinnant's algorithm: proleptic Gregorian calendar.
-  y -= m <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int>(doe) - 719468;
+static bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+std::string printable(std::string_view text) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && out.size() < 40; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  if (out.size() >= 40 && text.size() > 40) out += "...";
+  return out;
 }
 
-static bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+int64_t invalid_utf8_at(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > n || (len == 2 && c < 0xc2)) return static_cast<int64_t>(i);
+    for (size_t k = 1; k < len; ++k)
+      if ((s[i + k] & 0xc0) != 0x80) return static_cast<int64_t>(i);
+    i += len;
+  }
+  return -1;
+}
 
 bool parse_date(std::string_view text, int32_t& days) {
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;

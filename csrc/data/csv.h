@@ -26,9 +26,23 @@ std::vector<int> locate_columns(const std::vector<std::string_view>& header,
 // Number or NaN for "NA"/empty. Returns false on anything else.
 bool parse_number(std::string_view text, double& out);
 
+// `text` safe to put in an error message: bytes outside printable ASCII as
+// \xHH, at most 40 characters (an error message must itself be valid text).
+std::string printable(std::string_view text);
+// Offset of the first byte that breaks UTF-8 in `text`, or -1 when it is valid.
+int64_t invalid_utf8_at(std::string_view text);
+
 // Days since 1970-01-01 for "YYYY-MM-DD". Returns false on a malformed date.
 bool parse_date(std::string_view text, int32_t& days);
-int32_t days_from_civil(int y, unsigned m, unsigned d);
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+constexpr int32_t days_from_civil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int>(doe) - 719468;
+}
 int day_of_year(int32_t days);  // 1..366
 void civil_from_days(int32_t days, int& y, unsigned& m, unsigned& d);
 std::string format_date(int32_t days);  // "YYYY-MM-DD"

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/csv.h"
 #include "data/data_files.h"
 #include "data/weather_reader.h"
 
@@ -16,17 +17,8 @@ namespace nairrcore::data {
 struct FeatureSpec {
   std::vector<int> lags{1, 3, 7, 14, 30, 60};
   std::vector<int> windows{7, 30};
-  int32_t train_end = days_from_civil_constexpr(2016, 12, 31);
-  int32_t val_end = days_from_civil_constexpr(2019, 12, 31);
-
-  static constexpr int32_t days_from_civil_constexpr(int y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int>(doe) - 719468;
-  }
+  int32_t train_end = days_from_civil(2016, 12, 31);
+  int32_t val_end = days_from_civil(2019, 12, 31);
   void validate() const;
   int num_features() const;
   std::vector<std::string> feature_names() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <numeric>
 
@@ -16,14 +17,46 @@ std::string where(const std::string& path, int64_t line) {
   return path + ":" + std::to_string(line);
 }
 
-double parse_coordinate(std::string_view text, const std::string& column,
-                        const std::string& path, int64_t line) {
+// The physical range a column's values must lie in (inclusive).
+struct Range {
+  const char* column;
+  double lo, hi;
+  const char* unit;
+};
+// U.S. records: -80 °F and 134 °F, 43 in of rain in a day; these bounds leave room.
+constexpr Range kTmax{"tmax", -100, 150, "°F"}, kTmin{"tmin", -100, 150, "°F"}, kPrcp{"prcp", 0, 60, "in"};
+constexpr Range kLat{"Lat", -90, 90, "degrees"}, kLon{"Lon", -180, 180, "degrees"};
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+void check_range(double v, const Range& r, const std::string& path, int64_t line) {
+  if (std::isnan(v)) return;  // NA
+  if (!(v >= r.lo && v <= r.hi)) {
+    throw DataError(where(path, line) + ": column '" + r.column + "': " + number(v) +
+                    " is outside the plausible range " + number(r.lo) + ".." + number(r.hi) + " " + r.unit);
+  }
+}
+
+double parse_coordinate(std::string_view text, const Range& range, const std::string& path, int64_t line) {
   double value = 0;
   if (!parse_number(text, value) || std::isnan(value)) {
-    throw DataError(where(path, line) + ": column '" + column + "': expected a number, got '" +
-                    std::string(text) + "'");
+    throw DataError(where(path, line) + ": column '" + range.column + "': expected a number, got '" +
+                    printable(text) + "'");
   }
+  check_range(value, range, path, line);
   return value;
+}
+
+void check_text(std::string_view line, const std::string& path, int64_t number) {
+  const int64_t bad = invalid_utf8_at(line);
+  if (bad >= 0) {
+    throw DataError(where(path, number) + ": not UTF-8 text (byte " + printable(line.substr(bad, 1)) +
+                    " at column " + std::to_string(bad + 1) + ")");
+  }
 }
 
 }  // namespace
@@ -38,23 +71,25 @@ std::vector<CityInfo> parse_city_info(std::string_view text, const std::string& 
   std::vector<std::string_view> fields;
   std::deque<std::string> scratch;  // a deque: growing it never moves the strings fields point into
   if (!lines.next(line) || line.empty()) throw DataError(path + ": empty file, expected a header");
+  check_text(line, path, lines.line_number());
   split_csv_line(line, fields, scratch);
   const auto col = locate_columns(fields, {"ID", "Name", "Lat", "Lon"}, path);
-  const size_t needed = static_cast<size_t>(*std::max_element(col.begin(), col.end())) + 1;
+  const size_t width = fields.size();
 
   std::map<std::string, CityInfo> by_id;
   while (lines.next(line)) {
     if (line.empty()) continue;
+    check_text(line, path, lines.line_number());
     split_csv_line(line, fields, scratch);
-    if (fields.size() < needed) {
-      throw DataError(where(path, lines.line_number()) + ": expected at least " +
-                      std::to_string(needed) + " fields, got " + std::to_string(fields.size()));
+    if (fields.size() != width) {
+      throw DataError(where(path, lines.line_number()) + ": expected " + std::to_string(width) +
+                      " fields (as the header), got " + std::to_string(fields.size()));
     }
     CityInfo info;
     info.id = std::string(fields[col[0]]);
     info.name = std::string(fields[col[1]]);
-    info.lat = parse_coordinate(fields[col[2]], "Lat", path, lines.line_number());
-    info.lon = parse_coordinate(fields[col[3]], "Lon", path, lines.line_number());
+    info.lat = parse_coordinate(fields[col[2]], kLat, path, lines.line_number());
+    info.lon = parse_coordinate(fields[col[3]], kLon, path, lines.line_number());
     if (info.id.empty()) throw DataError(where(path, lines.line_number()) + ": empty ID");
     auto [it, inserted] = by_id.emplace(info.id, info);
     if (!inserted && (it->second.lat != info.lat || it->second.lon != info.lon)) {
@@ -81,8 +116,8 @@ CitySeries parse_city_series(std::string_view text, const std::string& path, con
   if (!lines.next(line) || line.empty()) throw DataError(path + ": empty file, expected a header");
   split_csv_line(line, fields, scratch);
   const auto col = locate_columns(fields, {"Date", "tmax", "tmin", "prcp"}, path);
-  const size_t needed = static_cast<size_t>(*std::max_element(col.begin(), col.end())) + 1;
-  static const char* names[] = {"Date", "tmax", "tmin", "prcp"};
+  const size_t width = fields.size();
+  static const Range* ranges[] = {&kTmax, &kTmin, &kPrcp};
 
   CitySeries s;
   s.id = id;
@@ -96,21 +131,23 @@ CitySeries parse_city_series(std::string_view text, const std::string& path, con
   while (lines.next(line)) {
     if (line.empty()) continue;
     split_csv_line(line, fields, scratch);
-    if (fields.size() < needed) {
-      throw DataError(where(path, lines.line_number()) + ": expected " + std::to_string(needed) +
-                      " fields, got " + std::to_string(fields.size()));
+    // A row with more or fewer fields than the header would shift columns.
+    if (fields.size() != width) {
+      throw DataError(where(path, lines.line_number()) + ": expected " + std::to_string(width) +
+                      " fields (as the header), got " + std::to_string(fields.size()));
     }
     int32_t day = 0;
     if (!parse_date(fields[col[0]], day)) {
       throw DataError(where(path, lines.line_number()) + ": column 'Date': expected YYYY-MM-DD, got '" +
-                      std::string(fields[col[0]]) + "'");
+                      printable(fields[col[0]]) + "'");
     }
     double v[3];
     for (int k = 0; k < 3; ++k) {
       if (!parse_number(fields[col[k + 1]], v[k])) {
-        throw DataError(where(path, lines.line_number()) + ": column '" + names[k + 1] +
-                        "': expected a number or NA, got '" + std::string(fields[col[k + 1]]) + "'");
+        throw DataError(where(path, lines.line_number()) + ": column '" + ranges[k]->column +
+                        "': expected a number or NA, got '" + printable(fields[col[k + 1]]) + "'");
       }
+      check_range(v[k], *ranges[k], path, lines.line_number());
     }
     if (!s.days.empty() && day <= s.days.back()) sorted = false;
     s.days.push_back(day);

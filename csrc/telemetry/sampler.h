@@ -48,7 +48,7 @@ class Sampler {
   std::condition_variable cv_;
   std::thread thread_;
   bool stopping_ = false;
-  std::string phase_ = "start";
+  std::string phase_ = "idle";
   std::vector<Sample> rows_;
   double t0_wall_ = 0, t0_mono_ = 0, last_mono_ = 0, last_cpu_ = 0;
 };

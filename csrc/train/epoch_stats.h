@@ -11,12 +11,14 @@ struct EpochStats {
   int64_t epoch = 0;
   double train_loss = 0, val_loss = 0;
   double val_accuracy = std::nan("");  // classification only
+  int64_t val_samples = 0;  // rows or images validated (0: no validation set; val_* are NaN)
   double train_sec = 0, val_sec = 0;
   int64_t train_samples = 0;
   double samples_per_sec = 0;
   double data_wait_sec = 0;  // time the loop waited for the loader
   double loss_scale = 1;
-  int64_t skipped_steps = 0;
+  int64_t skipped_steps = 0;     // fp16: steps skipped on an inf/NaN gradient
+  int64_t nonfinite_losses = 0;  // batches whose loss was inf/NaN (left out of train_loss)
   std::vector<double> rank_train_sec;  // data parallel: every rank's train time
 };
 

@@ -22,6 +22,11 @@ void FitConfig::validate() const {
   NAIRR_CHECK_ARG(accumulate >= 1, "accumulate: expected >= 1, got " + std::to_string(accumulate));
   NAIRR_CHECK_ARG(lr > 0, "lr: expected > 0, got " + std::to_string(lr));
   NAIRR_CHECK_ARG(weight_decay >= 0, "weight_decay: expected >= 0, got " + std::to_string(weight_decay));
+  NAIRR_CHECK_ARG(adam_beta1 >= 0 && adam_beta1 < 1 && adam_beta2 >= 0 && adam_beta2 < 1,
+                  "adam_beta1, adam_beta2: expected 0 <= beta < 1");
+  NAIRR_CHECK_ARG(adam_eps > 0, "adam_eps: expected > 0");
+  NAIRR_CHECK_ARG(smooth_l1_beta > 0, "smooth_l1_beta: expected > 0");
+  NAIRR_CHECK_ARG(eval_batch_size >= 1, "eval_batch_size: expected >= 1");
 }
 
 ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
@@ -30,7 +35,10 @@ ForecastTrainer::ForecastTrainer(const MlpConfig& model, const FitConfig& fit)
   model_ = Mlp(model_config_);
   model_->to(device_);
   optimizer_ = std::make_unique<FusedAdamW>(
-      model_->parameters(), torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
+      model_->parameters(), torch::optim::AdamWOptions(config_.lr)
+                                .weight_decay(config_.weight_decay)
+                                .betas({config_.adam_beta1, config_.adam_beta2})
+                                .eps(config_.adam_eps));
 }
 
 at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
@@ -41,9 +49,9 @@ at::Tensor ForecastTrainer::forward(const at::Tensor& x) {
 
 void ForecastTrainer::train_step(const at::Tensor& x, const at::Tensor& y) {
   auto loss = F::smooth_l1_loss(forward(x).to(at::kFloat), y,
-                                F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(1.0));
+                                F::SmoothL1LossFuncOptions().reduction(torch::kMean).beta(config_.smooth_l1_beta));
   optimizer_step(loss, *optimizer_);
-  progress_.loss_total.add_(loss.detach().to(at::kDouble), static_cast<double>(x.size(0)));
+  add_loss(loss, static_cast<double>(x.size(0)), x.size(0));
 }
 
 std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at::Tensor& train_y,
@@ -77,14 +85,15 @@ std::vector<EpochStats> ForecastTrainer::fit(const at::Tensor& train_x, const at
   };
   hooks.validate = [&](EpochStats& st) {
     dp_.sync_buffers(*model_);
+    st.val_samples = val_x.size(0);
     st.val_loss = val_x.size(0) > 0 ? loss(val_x, val_y) : std::nan("");
   };
   return run_epochs(loader, config_.epochs, config_.accumulate, hooks, config_.cuda_graphs, on_epoch, on_step,
                     callback_every);
 }
 
-at::Tensor ForecastTrainer::predict(const at::Tensor& x, int64_t batch_size) {
-  NAIRR_CHECK_ARG(batch_size >= 1, "batch_size: expected >= 1");
+at::Tensor ForecastTrainer::predict(const at::Tensor& x) {
+  const int64_t batch_size = config_.eval_batch_size;
   torch::NoGradGuard no_grad;
   model_->eval();
   std::vector<at::Tensor> parts;
@@ -96,7 +105,8 @@ at::Tensor ForecastTrainer::predict(const at::Tensor& x, int64_t batch_size) {
   return at::cat(parts);
 }
 
-double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y, int64_t batch_size) {
+double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y) {
+  const int64_t batch_size = config_.eval_batch_size;
   torch::NoGradGuard no_grad;
   model_->eval();
   auto total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
@@ -109,7 +119,7 @@ double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y, int64_t b
     auto xb = x.narrow(0, i, n).to(device_, true);
     auto yb = y.narrow(0, i, n).to(device_, true);
     total += F::smooth_l1_loss(forward(xb).to(at::kFloat), yb,
-                               F::SmoothL1LossFuncOptions().reduction(torch::kSum).beta(1.0))
+                               F::SmoothL1LossFuncOptions().reduction(torch::kSum).beta(config_.smooth_l1_beta))
                  .to(at::kDouble);
   }
   double sum = total.item<double>();
@@ -118,13 +128,12 @@ double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y, int64_t b
 }
 
 RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tensor& y,
-                                            const at::Tensor& city, int64_t num_cities,
-                                            int64_t batch_size) {
+                                            const at::Tensor& city, int64_t num_cities) {
   NAIRR_CHECK_ARG(x.size(0) == y.size(0) && y.size(0) == city.size(0),
                   "evaluate: x, y and city must have the same number of rows");
   RegressionMetrics m;
   m.rows = x.size(0);
-  auto err = predict(x, batch_size).to(at::kDouble) - y.to(at::kDouble).cpu();
+  auto err = predict(x).to(at::kDouble) - y.to(at::kDouble).cpu();
   auto abs_err = err.abs();
   auto sq_err = err * err;
   const int64_t T = y.size(1);

@@ -19,11 +19,16 @@
 
 namespace nairrcore::train {
 
+// Every value comes from Python's ForecastConfig; the defaults here are the
+// spec's, for the C++ tests.
 struct FitConfig {
   int64_t epochs = 50;
   int64_t batch_size = 8192;
   double lr = 3e-4;
   double weight_decay = 1e-2;
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  double smooth_l1_beta = 1.0;
+  int64_t eval_batch_size = 65536;
   uint64_t seed = 42;
   std::string device = "cpu";
   std::string precision = "fp32";
@@ -50,16 +55,18 @@ class ForecastTrainer : public LoopBase {
                               const at::Tensor& val_x, const at::Tensor& val_y,
                               const EpochCallback& on_epoch = {}, const StepCallback& on_step = {},
                               int64_t callback_every = 1);
-  // Predictions in original units, float32 on the CPU.
-  at::Tensor predict(const at::Tensor& x, int64_t batch_size = 65536);
+  // Predictions in original units, float32 on the CPU (batches of eval_batch_size).
+  at::Tensor predict(const at::Tensor& x);
   // Mean SmoothL1 loss over all rows and targets.
-  double loss(const at::Tensor& x, const at::Tensor& y, int64_t batch_size = 65536);
+  double loss(const at::Tensor& x, const at::Tensor& y);
   RegressionMetrics evaluate(const at::Tensor& x, const at::Tensor& y, const at::Tensor& city,
-                             int64_t num_cities, int64_t batch_size = 65536);
+                             int64_t num_cities);
 
   std::map<std::string, at::Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
   int64_t num_parameters() const { return model_->num_parameters(); }
+  // GPU: keep the training rows on the device in the next fit() (decided once the data is known).
+  void set_data_on_device(bool resident) { config_.data_on_device = resident; }
   // Full training state (model, optimiser, scaler, position in the epoch) as
   // bytes, and its restoration: fit() then continues where the state was taken.
   std::string save_state();

@@ -17,10 +17,17 @@ void ImageModelConfig::validate() const {
   NAIRR_CHECK_ARG(name == "resnet18" || name == "fastnet",
                   "model: expected 'resnet18' or 'fastnet', got '" + name + "'");
   NAIRR_CHECK_ARG(classes >= 2, "model classes: expected >= 2");
-  NAIRR_CHECK_ARG(widths.size() == 3 && widths[0] > 0 && widths[1] > 0 && widths[2] > 0,
-                  "model widths: expected three positive conv group widths");
-  NAIRR_CHECK_ARG(whiten_width > 0 && whiten_width % 2 == 0,
-                  "model whiten_width: expected a positive even number");
+  const size_t groups = name == "resnet18" ? 4 : 3;
+  bool positive = widths.size() == groups;
+  for (auto w : widths) positive = positive && w > 0;
+  NAIRR_CHECK_ARG(positive, "widths: " + name + " expects " + std::to_string(groups) + " positive widths");
+  if (name == "fastnet") {
+    NAIRR_CHECK_ARG(whiten_width > 0 && whiten_width % 2 == 0, "whiten_width: expected a positive even number");
+  } else {
+    NAIRR_CHECK_ARG(whiten_width == 0, "whiten_width: resnet18 has no whitening layer; expected 0");
+  }
+  NAIRR_CHECK_ARG(bn_momentum > 0 && bn_momentum <= 1, "bn_momentum: expected 0 < momentum <= 1");
+  NAIRR_CHECK_ARG(head_scale > 0, "head_scale: expected > 0");
 }
 
 bool ImageClassifier::is_norm_or_bias(const std::string& name, const at::Tensor& p) const {
@@ -33,15 +40,21 @@ int64_t ImageClassifier::num_parameters() const {
   return n;
 }
 
-BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) {
+namespace {
+dist::SyncBatchNorm2d batch_norm(int64_t features, double momentum) {
+  return dist::SyncBatchNorm2d(nn::BatchNorm2dOptions(features).momentum(momentum));
+}
+}  // namespace
+
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, double bn_momentum) {
   conv1_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
-  bn1_ = register_module("bn1", SyncBatchNorm2d(out));
+  bn1_ = register_module("bn1", batch_norm(out, bn_momentum));
   conv2_ = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(out, out, 3).padding(1).bias(false)));
-  bn2_ = register_module("bn2", SyncBatchNorm2d(out));
+  bn2_ = register_module("bn2", batch_norm(out, bn_momentum));
   if (stride != 1 || in != out) {
     shortcut_ = register_module(
         "shortcut", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-                                   SyncBatchNorm2d(out)));
+                                   batch_norm(out, bn_momentum)));
   }
 }
 
@@ -52,28 +65,29 @@ at::Tensor BasicBlock::forward(const at::Tensor& x) {
   return at::relu(out);
 }
 
-ResNet18::ResNet18(int64_t classes) {
-  stem_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 3).padding(1).bias(false)));
-  stem_bn_ = register_module("bn1", SyncBatchNorm2d(64));
-  const int64_t widths[] = {64, 128, 256, 512};
-  int64_t in = 64;
+ResNet18::ResNet18(const ImageModelConfig& c) : head_scale_(c.head_scale) {
+  const auto& widths = c.widths;
+  stem_ = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, widths[0], 3).padding(1).bias(false)));
+  stem_bn_ = register_module("bn1", batch_norm(widths[0], c.bn_momentum));
+  int64_t in = widths[0];
   for (int stage = 0; stage < 4; ++stage) {
     for (int b = 0; b < 2; ++b) {
       const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
-      auto block = std::make_shared<BasicBlock>(in, widths[stage], stride);
+      auto block = std::make_shared<BasicBlock>(in, widths[stage], stride, c.bn_momentum);
       register_module("layer" + std::to_string(stage + 1) + "_" + std::to_string(b), block);
       blocks_.push_back(block);
       in = widths[stage];
     }
   }
-  fc_ = register_module("fc", nn::Linear(512, classes));
+  fc_ = register_module("fc", nn::Linear(in, c.classes));
 }
 
 at::Tensor ResNet18::forward(const at::Tensor& x) {
   auto out = at::relu(stem_bn_->forward(stem_->forward(x)));
   for (auto& block : blocks_) out = block->forward(out);
   out = at::adaptive_avg_pool2d(out, {1, 1}).flatten(1);
-  return fc_->forward(out);
+  out = fc_->forward(out);
+  return head_scale_ == 1.0 ? out : out * head_scale_;
 }
 
 namespace {
@@ -85,8 +99,8 @@ nn::Conv2d dirac_conv(int64_t in, int64_t out) {
   return conv;
 }
 
-SyncBatchNorm2d fixed_scale_norm(int64_t features, double momentum) {
-  SyncBatchNorm2d bn(nn::BatchNorm2dOptions(features).momentum(momentum).eps(1e-12));
+dist::SyncBatchNorm2d fixed_scale_norm(int64_t features, double momentum) {
+  dist::SyncBatchNorm2d bn(nn::BatchNorm2dOptions(features).momentum(momentum).eps(1e-12));
   bn->weight.requires_grad_(false);
   return bn;
 }
@@ -151,7 +165,7 @@ void FastNet::init_from_data(const at::Tensor& images) {
 
 std::shared_ptr<ImageClassifier> make_image_model(const ImageModelConfig& config) {
   config.validate();
-  if (config.name == "resnet18") return std::make_shared<ResNet18>(config.classes);
+  if (config.name == "resnet18") return std::make_shared<ResNet18>(config);
   return std::make_shared<FastNet>(config);
 }
 

@@ -11,17 +11,19 @@
 #include <string>
 #include <vector>
 
-#include "train/sync_batch_norm.h"
+#include "distributed/sync_batch_norm.h"
 
 namespace nairrcore::train {
 
+// Every value comes from Python's Cifar10Config (its recipes); the defaults
+// here are ResNet-18's, for the C++ tests.
 struct ImageModelConfig {
   std::string name = "resnet18";     // "resnet18" | "fastnet"
   int64_t classes = 10;
-  std::vector<int64_t> widths{64, 256, 256};  // fastnet conv group widths
-  int64_t whiten_width = 24;         // fastnet: 2 x (3*2*2) whitening filters
-  double bn_momentum = 0.4;          // fastnet (torch convention: weight of the new batch)
-  double head_scale = 1.0 / 9.0;     // fastnet logit scale
+  std::vector<int64_t> widths{64, 128, 256, 512};  // resnet18: 4 stages; fastnet: 3 conv groups
+  int64_t whiten_width = 0;          // fastnet: 2 x (3*2*2) whitening filters; resnet18: 0
+  double bn_momentum = 0.1;          // torch convention: weight of the new batch
+  double head_scale = 1.0;           // logits are multiplied by this
   void validate() const;
 };
 
@@ -38,25 +40,26 @@ class ImageClassifier : public torch::nn::Module {
 
 class BasicBlock : public torch::nn::Module {
  public:
-  BasicBlock(int64_t in, int64_t out, int64_t stride);
+  BasicBlock(int64_t in, int64_t out, int64_t stride, double bn_momentum);
   at::Tensor forward(const at::Tensor& x);
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  SyncBatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  dist::SyncBatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential shortcut_{nullptr};
 };
 
 class ResNet18 final : public ImageClassifier {
  public:
-  explicit ResNet18(int64_t classes);
+  explicit ResNet18(const ImageModelConfig& config);
   at::Tensor forward(const at::Tensor& x) override;
 
  private:
   torch::nn::Conv2d stem_{nullptr};
-  SyncBatchNorm2d stem_bn_{nullptr};
+  dist::SyncBatchNorm2d stem_bn_{nullptr};
   std::vector<std::shared_ptr<BasicBlock>> blocks_;
   torch::nn::Linear fc_{nullptr};
+  double head_scale_;
 };
 
 class ConvGroup : public torch::nn::Module {
@@ -66,7 +69,7 @@ class ConvGroup : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  SyncBatchNorm2d norm1_{nullptr}, norm2_{nullptr};
+  dist::SyncBatchNorm2d norm1_{nullptr}, norm2_{nullptr};
 };
 
 class FastNet final : public ImageClassifier {

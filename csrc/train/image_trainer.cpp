@@ -122,15 +122,15 @@ void ImageTrainer::train_step(const at::Tensor& x, const at::Tensor& y) {
   const double n = static_cast<double>(x.size(0));
   if (!config_.loss_sum) loss = loss / n;
   optimizer_step(loss, *optimizer_);
-  progress_.loss_total.add_(loss.detach().to(at::kDouble), config_.loss_sum ? 1.0 : n);
+  add_loss(loss, config_.loss_sum ? 1.0 : n, x.size(0));
 }
 
 std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images, const at::Tensor& train_labels,
-                                          const at::Tensor& test_images, const at::Tensor& test_labels,
+                                          const at::Tensor& val_images, const at::Tensor& val_labels,
                                           const EpochCallback& on_epoch, const StepCallback& on_step,
                                           int64_t callback_every) {
   check_images(train_images, train_labels, "train");
-  check_images(test_images, test_labels, "test");
+  check_images(val_images, val_labels, "validation");
   CpuBlockCacheScope block_cache(device_.is_cpu());
   const bool resident = device_.is_cuda() && config_.data_on_device;
   data::ImageLoaderOptions lo;
@@ -150,7 +150,7 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images, const 
     initialised_ = true;
   }
   dp_.sync_weights(*model_);
-  sync_batch_norm_over(*model_, config_.sync_batch_norm ? dp_.group : nullptr);
+  dist::sync_batch_norm_over(*model_, config_.sync_batch_norm ? dp_.group : nullptr);
   grad_sync_ = dp_.gradient_sync(model_->parameters());
   const int64_t batches = loader.num_batches();
   const int64_t total_steps = batches * config_.epochs;
@@ -179,8 +179,10 @@ std::vector<EpochStats> ImageTrainer::fit(const at::Tensor& train_images, const 
   };
   hooks.validate = [&](EpochStats& st) {
     dp_.sync_buffers(*model_);
-    if (test_images.size(0) > 0) {
-      auto m = evaluate(test_images, test_labels);
+    st.val_samples = val_images.size(0);
+    st.val_loss = std::nan("");
+    if (val_images.size(0) > 0) {
+      auto m = evaluate(val_images, val_labels);
       st.val_loss = m.loss;
       st.val_accuracy = m.accuracy;
     }

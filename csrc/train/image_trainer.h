@@ -63,10 +63,11 @@ class ImageTrainer : public LoopBase {
  public:
   ImageTrainer(const ImageModelConfig& model, const ImageFitConfig& fit);
 
-  // Images uint8 [N,3,32,32] and labels int64 [N], on the CPU. The test set
-  // is evaluated after every epoch (val_loss, val_accuracy).
+  // Images uint8 [N,3,32,32] and labels int64 [N], on the CPU. The
+  // validation images (possibly none) are evaluated after every epoch
+  // (val_loss, val_accuracy).
   std::vector<EpochStats> fit(const at::Tensor& train_images, const at::Tensor& train_labels,
-                              const at::Tensor& test_images, const at::Tensor& test_labels,
+                              const at::Tensor& val_images, const at::Tensor& val_labels,
                               const EpochCallback& on_epoch = {}, const StepCallback& on_step = {},
                               int64_t callback_every = 1);
   ClassificationMetrics evaluate(const at::Tensor& images, const at::Tensor& labels);

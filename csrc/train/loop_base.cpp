@@ -52,8 +52,22 @@ void LoopBase::invalidate_graph() {
   if (graph_) graph_->invalidate();
 }
 
+void LoopBase::add_loss(const at::Tensor& loss, double weight, int64_t samples) {
+  auto l = loss.detach().to(at::kDouble).reshape({});
+  auto finite = at::isfinite(l);
+  progress_.loss_total.add_(at::where(finite, l, at::zeros_like(l)), weight);
+  auto bad = at::logical_not(finite).to(at::kDouble);
+  nonfinite_.add_(at::stack({bad, bad * static_cast<double>(samples)}));
+}
+
 void LoopBase::sync_progress() {
   progress_.skipped += scaler_.take_skipped();
+  if (nonfinite_.defined()) {
+    auto counts = nonfinite_.cpu();
+    progress_.nonfinite += static_cast<int64_t>(counts[0].item<double>());
+    progress_.nonfinite_samples += static_cast<int64_t>(counts[1].item<double>());
+    nonfinite_.zero_();
+  }
 }
 
 std::string LoopBase::graphs_off(bool enabled, int64_t accumulate) const {
@@ -72,8 +86,9 @@ std::vector<EpochStats> LoopBase::run_epochs(data::BatchLoader& loader, int64_t 
   std::vector<EpochStats> history;
   const int64_t batches = loader.num_batches();
   // The loss sum lives as long as the loop (a captured step adds to it).
-  if (!progress_.loss_total.defined())
-    progress_.loss_total = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kDouble));
+  const auto scalar = at::TensorOptions().device(device_).dtype(at::kDouble);
+  if (!progress_.loss_total.defined()) progress_.loss_total = at::zeros({}, scalar);
+  if (!nonfinite_.defined()) nonfinite_ = at::zeros({2}, scalar);
   try {
     for (int64_t e = progress_.epochs_done; e < epochs; ++e) {
       if (progress_.next_batch == 0) progress_.start_epoch(e);

@@ -13,7 +13,7 @@
 
 #include "compat/torch_compat.h"
 #include "data/batch_loader.h"
-#include "train/data_parallel.h"
+#include "distributed/data_parallel.h"
 #include "train/epoch_stats.h"
 #include "train/precision.h"
 #include "train/step_graph.h"
@@ -68,6 +68,10 @@ class LoopBase {
                 const std::function<void(const at::Tensor&, const at::Tensor&)>& train_step);
   // The parameters being trained changed: capture the step again.
   void invalidate_graph();
+  // Adds a batch's loss x `weight` to the epoch's sum on the device; a
+  // non-finite loss is counted instead, with its `samples`
+  // (EpochStats::nonfinite_losses; train_loss is over the other batches).
+  void add_loss(const at::Tensor& loss, double weight, int64_t samples);
   // Folds the device-side counters into progress_ (before a checkpoint).
   void sync_progress();
   // The step of the current batch: scaled_step(loss, scaler_, optimizer, grad_sync_, micro_).
@@ -80,7 +84,7 @@ class LoopBase {
   Precision precision_;
   LossScaler scaler_;
   LoopProgress progress_;
-  DataParallel dp_;
+  dist::DataParallel dp_;
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set by a data-parallel fit()
   MicroBatch micro_;
 
@@ -90,6 +94,7 @@ class LoopBase {
 
   std::unique_ptr<StepGraph> graph_;
   at::Tensor static_x_, static_y_;
+  at::Tensor nonfinite_;  // float64 [2] on the device: batches, samples with a non-finite loss
   std::string graph_status_ = "off: not trained yet";
 };
 

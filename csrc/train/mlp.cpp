@@ -13,6 +13,7 @@ void MlpConfig::validate() const {
   NAIRR_CHECK_ARG(width >= 1, "width: expected >= 1, got " + std::to_string(width));
   NAIRR_CHECK_ARG(depth >= 1, "depth: expected >= 1, got " + std::to_string(depth));
   NAIRR_CHECK_ARG(dropout >= 0 && dropout < 1, "dropout: expected 0 <= p < 1, got " + std::to_string(dropout));
+  NAIRR_CHECK_ARG(norm_eps > 0, "norm_eps: expected > 0");
 }
 
 MlpImpl::MlpImpl(const MlpConfig& c) {
@@ -21,7 +22,7 @@ MlpImpl::MlpImpl(const MlpConfig& c) {
   int64_t in = c.inputs;
   for (int64_t i = 0; i < c.depth; ++i) {
     linears_.emplace_back(in, c.width);
-    norms_.emplace_back(torch::nn::LayerNormOptions({c.width}));
+    norms_.emplace_back(torch::nn::LayerNormOptions({c.width}).eps(c.norm_eps));
     dropouts_.emplace_back(c.dropout);
     net->push_back(linears_.back());
     net->push_back(norms_.back());

@@ -21,6 +21,7 @@ struct MlpConfig {
   int64_t depth = 8;
   int64_t outputs = 3;
   double dropout = 0.1;
+  double norm_eps = 1e-5;  // LayerNorm
   bool fused_blocks = true;  // GPU: the fused norm-GELU-dropout kernels
   void validate() const;
 };

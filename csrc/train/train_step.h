@@ -10,7 +10,7 @@
 
 #include <vector>
 
-#include "dist/grad_sync.h"
+#include "distributed/grad_sync.h"
 #include "train/precision.h"
 
 namespace nairrcore::train {

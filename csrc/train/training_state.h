@@ -22,6 +22,7 @@ struct LoopProgress {
   // Partial statistics of the epoch in progress.
   double train_sec = 0, wait_sec = 0;
   int64_t samples = 0, skipped = 0;
+  int64_t nonfinite = 0, nonfinite_samples = 0;  // batches (and their samples) whose loss was inf/NaN
   at::Tensor loss_total;  // float64 scalar on the device, zeroed in place per epoch
   void start_epoch(int64_t epoch);
   // The finished epoch's statistics on this process (train_sec measured by the loop).

@@ -121,6 +121,8 @@ TEST_CASE("ResNet-18 and the fast net have the expected shapes", "[models]") {
   CHECK(resnet->num_parameters() == 11173962);
   c.name = "fastnet";
   c.widths = {16, 32, 32};
+  CHECK_THROWS_AS(train::make_image_model(c), ConfigError);  // a fast net needs its whitening filters
+  c.whiten_width = 24;
   auto fast = train::make_image_model(c);
   fast->init_from_data(at::randn({64, 3, 32, 32}));
   auto logits = fast->forward(at::randn({2, 3, 32, 32}));

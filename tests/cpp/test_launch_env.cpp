@@ -1,7 +1,7 @@
 #include <map>
 
 #include "common/errors.h"
-#include "dist/launch_env.h"
+#include "distributed/launch_env.h"
 #include "test_support.h"
 
 using namespace nairrcore;

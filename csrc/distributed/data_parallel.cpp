@@ -1,12 +1,12 @@
-#include "train/data_parallel.h"
+#include "distributed/data_parallel.h"
 
 #include <torch/utils.h>
 
 #include "common/errors.h"
 
-namespace nairrcore::train {
+namespace nairrcore::dist {
 
-void DataParallel::configure(std::shared_ptr<dist::Group> g, double mb) {
+void DataParallel::configure(std::shared_ptr<Group> g, double mb) {
   NAIRR_CHECK_ARG(mb > 0, "bucket_mb: expected > 0, got " + std::to_string(mb));
   group = std::move(g);
   bucket_mb = mb;
@@ -40,9 +40,9 @@ void DataParallel::sync_buffers(torch::nn::Module& model) {
   if (!tensors.empty()) group->broadcast_(tensors, 0);
 }
 
-std::unique_ptr<dist::GradientSync> DataParallel::gradient_sync(const std::vector<at::Tensor>& params) {
+std::unique_ptr<GradientSync> DataParallel::gradient_sync(const std::vector<at::Tensor>& params) {
   if (!group) return nullptr;
-  return std::make_unique<dist::GradientSync>(params, *group, bucket_mb);
+  return std::make_unique<GradientSync>(params, *group, bucket_mb);
 }
 
 std::vector<double> DataParallel::sum(const std::vector<double>& values, c10::Device device) {
@@ -53,7 +53,7 @@ std::vector<double> DataParallel::sum(const std::vector<double>& values, c10::De
   return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
-void DataParallel::reduce_epoch(EpochStats& st, double loss_total, c10::Device device) {
+void DataParallel::reduce_epoch(train::EpochStats& st, double loss_total, c10::Device device) {
   if (!group) return;
   const int n = group->size();
   std::vector<double> v(2 + n, 0.0);
@@ -68,4 +68,4 @@ void DataParallel::reduce_epoch(EpochStats& st, double loss_total, c10::Device d
   st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
 }
 
-}  // namespace nairrcore::train
+}  // namespace nairrcore::dist

@@ -8,23 +8,23 @@
 
 #include <memory>
 
-#include "dist/group.h"
+#include "distributed/group.h"
 
-namespace nairrcore::train {
+namespace nairrcore::dist {
 
 class SyncBatchNorm2dImpl : public torch::nn::BatchNorm2dImpl {
  public:
   using torch::nn::BatchNorm2dImpl::BatchNorm2dImpl;
   at::Tensor forward(const at::Tensor& x);
-  void set_group(std::shared_ptr<dist::Group> group) { group_ = std::move(group); }
+  void set_group(std::shared_ptr<Group> group) { group_ = std::move(group); }
 
  private:
   at::Tensor forward_synced(const at::Tensor& x);
-  std::shared_ptr<dist::Group> group_;
+  std::shared_ptr<Group> group_;
 };
 TORCH_MODULE(SyncBatchNorm2d);
 
 // Every SyncBatchNorm2d in `model` takes its statistics over `group` (null: local).
-void sync_batch_norm_over(torch::nn::Module& model, const std::shared_ptr<dist::Group>& group);
+void sync_batch_norm_over(torch::nn::Module& model, const std::shared_ptr<Group>& group);
 
-}  // namespace nairrcore::train
+}  // namespace nairrcore::dist

@@ -7,30 +7,30 @@
 #include <memory>
 #include <vector>
 
-#include "dist/grad_sync.h"
-#include "dist/group.h"
+#include "distributed/grad_sync.h"
+#include "distributed/group.h"
 #include "train/epoch_stats.h"
 
-namespace nairrcore::train {
+namespace nairrcore::dist {
 
 struct DataParallel {
-  std::shared_ptr<dist::Group> group;  // null: single process
+  std::shared_ptr<Group> group;  // null: single process
   double bucket_mb = 25.0;
   bool weights_synced = false;
 
   explicit operator bool() const { return group != nullptr; }
-  void configure(std::shared_ptr<dist::Group> g, double mb);
+  void configure(std::shared_ptr<Group> g, double mb);
   // Per-rank batch for a global batch; ConfigError unless it divides evenly.
   int64_t local_batch(int64_t global_batch) const;
   // Rank 0's parameters and buffers everywhere (once per trainer).
   void sync_weights(torch::nn::Module& model);
   // Rank 0's buffers (BatchNorm statistics) everywhere, before evaluation.
   void sync_buffers(torch::nn::Module& model);
-  std::unique_ptr<dist::GradientSync> gradient_sync(const std::vector<at::Tensor>& params);
+  std::unique_ptr<GradientSync> gradient_sync(const std::vector<at::Tensor>& params);
   // Sums `values` over the ranks (float64 on the CPU).
   std::vector<double> sum(const std::vector<double>& values, c10::Device device);
   // Global loss and sample count, and every rank's train time, into `st`.
-  void reduce_epoch(EpochStats& st, double loss_total, c10::Device device);
+  void reduce_epoch(train::EpochStats& st, double loss_total, c10::Device device);
 };
 
-}  // namespace nairrcore::train
+}  // namespace nairrcore::dist

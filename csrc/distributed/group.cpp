@@ -1,4 +1,4 @@
-#include "dist/group.h"
+#include "distributed/group.h"
 
 #include <torch/csrc/distributed/c10d/GroupRegistry.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>

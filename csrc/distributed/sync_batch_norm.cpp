@@ -1,20 +1,20 @@
-#include "train/sync_batch_norm.h"
+#include "distributed/sync_batch_norm.h"
 
 #include <torch/autograd.h>
 
-namespace nairrcore::train {
+namespace nairrcore::dist {
 
 namespace {
 struct GroupHolder : torch::CustomClassHolder {
-  explicit GroupHolder(std::shared_ptr<dist::Group> g) : group(std::move(g)) {}
-  std::shared_ptr<dist::Group> group;
+  explicit GroupHolder(std::shared_ptr<Group> g) : group(std::move(g)) {}
+  std::shared_ptr<Group> group;
 };
 
 // y = sum over ranks of x, on every rank. Each rank's loss depends on y, so
 // the gradient of x is the sum over ranks of the gradients of y.
 struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
-                            const std::shared_ptr<dist::Group>& group) {
+                            const std::shared_ptr<Group>& group) {
     ctx->saved_data["group"] = c10::IValue::make_capsule(c10::make_intrusive<GroupHolder>(group));
     return all_reduce(x.contiguous().clone(), *group);
   }
@@ -23,7 +23,7 @@ struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
     auto holder = c10::static_intrusive_pointer_cast<GroupHolder>(ctx->saved_data["group"].toCapsule());
     return {all_reduce(grads[0].contiguous().clone(), *holder->group), at::Tensor()};
   }
-  static at::Tensor all_reduce(at::Tensor t, dist::Group& group) {
+  static at::Tensor all_reduce(at::Tensor t, Group& group) {
     std::vector<at::Tensor> one{t};
     group.allreduce_sum_(one);
     return t;
@@ -61,9 +61,9 @@ at::Tensor SyncBatchNorm2dImpl::forward_synced(const at::Tensor& x) {
   return y.to(x.scalar_type());
 }
 
-void sync_batch_norm_over(torch::nn::Module& model, const std::shared_ptr<dist::Group>& group) {
+void sync_batch_norm_over(torch::nn::Module& model, const std::shared_ptr<Group>& group) {
   for (auto& m : model.modules(/*include_self=*/true))
     if (auto* bn = dynamic_cast<SyncBatchNorm2dImpl*>(m.get())) bn->set_group(group);
 }
 
-}  // namespace nairrcore::train
+}  // namespace nairrcore::dist

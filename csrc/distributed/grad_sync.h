@@ -11,7 +11,7 @@
 #include <mutex>
 #include <vector>
 
-#include "dist/group.h"
+#include "distributed/group.h"
 
 namespace nairrcore::dist {
 
