@@ -30,7 +30,7 @@ import torch
 
 import nairrcore
 from nairrcore import cifar10
-from nairrcore.cifar10.dataset import ImageSet
+from nairrcore.data.cifar10 import ImageSet
 from nairrcore.evidence.environment import git_state, machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def eager_resnet18() -> torch.nn.Module:
 
 def bench_train_step(data, args, device: torch.device) -> dict:
     bs, steps = args.step_batch, args.steps
-    precision = nairrcore._config.resolve_precision("auto", device)
+    precision = nairrcore.settings.resolve_precision("auto", device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     x = torch.randn(bs, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (bs,), device=device)
@@ -158,9 +158,8 @@ def bench_train_step(data, args, device: torch.device) -> dict:
     # nairrcore: the same model and step through the C++ loop, fed by its
     # loader (augmentation included, as in real training).
     def fit(n: int) -> tuple[float, str]:
-        no_test = ImageSet(data.test.images[:0], data.test.labels[:0])
-        subset = cifar10.Cifar10Data(train=data.train.head(bs * n), test=no_test, source="", prep_seconds=0,
-                                     read_bytes=0, fingerprint={})
+        subset = data.limited(bs * n)
+        subset.test = ImageSet(data.test.images[:0], data.test.labels[:0])
         cfg = cifar10.Cifar10Config(model="resnet18", epochs=1, batch_size=bs, device=str(device), tta=False,
                                     lr_start=1.0, lr_peak=0.0)
         trainer = cifar10.Trainer(cfg)
@@ -188,7 +187,7 @@ def bench_fast(data, args, device: torch.device) -> dict:
     import fast_recipe  # bench/fast_recipe.py, beside this script
 
     train, test = data.train.head(args.fast_train_limit), data.test
-    subset = cifar10.Cifar10Data(train=train, test=test, source="", prep_seconds=0, read_bytes=0, fingerprint={})
+    subset = data.limited(args.fast_train_limit)
     hyper = fast_recipe.Hyper(**({"train_epochs": args.fast_epochs} if args.fast_epochs else {}))
     reference, ours = [], []
     seeds = ([-1] if device.type == "cuda" else []) + list(range(args.fast_seeds))
@@ -199,7 +198,7 @@ def bench_fast(data, args, device: torch.device) -> dict:
                                     epochs=math.ceil(args.fast_epochs) if args.fast_epochs else None)
         trainer = cifar10.Trainer(cfg)
         hist = trainer.fit(subset)
-        mine = {"seed": seed, "accuracy": hist[-1]["val_accuracy"],
+        mine = {"seed": seed, "accuracy": trainer.evaluate(subset.test)["accuracy"],
                 "train_seconds": sum(h["train_sec"] for h in hist),
                 "epoch_seconds": [h["train_sec"] for h in hist], "precision": trainer.precision,
                 "cuda_graphs": trainer.cuda_graphs}
@@ -249,7 +248,7 @@ def main() -> None:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        nairrcore.evidence.files.write_text(args.out, text + "\n")
+        nairrcore.files.write_text(args.out, text + "\n")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def main() -> None:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        from nairrcore.evidence.files import write_text
+        from nairrcore.files import write_text
 
         write_text(args.out + ".json", text + "\n")
         import matplotlib

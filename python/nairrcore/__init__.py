@@ -2,7 +2,11 @@
 
 The compiled core (``nairrcore._core``) holds the readers, feature
 engineering, loaders and training loops; this package is a small typed API
-over it plus evidence recording and a command line.
+over it, the workloads behind one interface, evidence recording, reports and
+a command line. Layers, lowest first (a module imports only from its own
+layer or those below): errors, settings, files, platforms, progress ->
+data, loaders, distributed -> training -> workload, forecasting, cifar10 ->
+evidence -> execute, reports -> jobs -> cli.
 """
 
 from __future__ import annotations
@@ -60,9 +64,15 @@ def set_cpu_block_cache(enabled: bool) -> None:
     _core.set_cpu_block_cache(bool(enabled))
 
 
-from nairrcore import cifar10, data, evidence, forecasting  # noqa: E402  (needs _core loaded)
-from nairrcore.loader import ImageLoader, TabularLoader  # noqa: E402
+# The public modules (each needs the core loaded above).
+from nairrcore import cifar10, data, evidence, forecasting, training, workload  # noqa: E402
+from nairrcore.evidence import RunRecorder  # noqa: E402
+from nairrcore.loaders import ImageLoader, TabularLoader  # noqa: E402
+from nairrcore.settings import Settings, setting  # noqa: E402
+from nairrcore.training import ModelSettings, ModelTrainer, TensorData  # noqa: E402
+from nairrcore.workload import Metric, Workload, register  # noqa: E402
 
-__all__ = ["ConfigError", "DataError", "ImageLoader", "TabularLoader", "build_info", "cifar10", "cpu_block_cache", "cpu_matmul", "data", "evidence",
-           "forecasting", "set_cpu_block_cache", "set_cpu_matmul", "using_cpu_matmul",
-           "__version__"]
+__all__ = ["ConfigError", "DataError", "ImageLoader", "Metric", "ModelSettings", "ModelTrainer", "RunRecorder",
+           "Settings", "TabularLoader", "TensorData", "Workload", "build_info", "cifar10", "cpu_block_cache",
+           "cpu_matmul", "data", "evidence", "forecasting", "register", "set_cpu_block_cache", "set_cpu_matmul",
+           "setting", "training", "using_cpu_matmul", "workload", "__version__"]

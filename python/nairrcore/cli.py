@@ -1,82 +1,136 @@
-"""The ``nairrcore`` command line."""
+"""The ``nairrcore`` command line, grouped as a user works:
+
+    nairrcore info
+    nairrcore data fetch NAME [--from PATH]
+    nairrcore run NOTEBOOK ...            a notebook, headless, with its evidence
+    nairrcore train WORKLOAD ...          a workload without a notebook, with its evidence
+    nairrcore report validate|compare|plan ...
+    nairrcore jobs script|sweep|summary ...
+
+The spellings of the previous release (validate, compare, plan, script,
+sweep, sweep-summary) still work and say what replaced them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
+from nairrcore import distributed
+from nairrcore._native import core as _core
+from nairrcore.data import fetch
 from nairrcore.errors import ConfigError, DataError
+from nairrcore.evidence import RunRecorder, outputs_root, validate_run
+from nairrcore.evidence.recorder import new_run_id
+from nairrcore.execute import NotebookFailed, parse_params, run_notebook
+from nairrcore.files import write_json, write_text
+from nairrcore.jobs import sweep
+from nairrcore.jobs.scheduler import JobSpec, render
+from nairrcore.reports import plan as planning
+from nairrcore.reports.compare import compare
+from nairrcore.training import CheckpointManager, Preempted, TrainingDiverged
+from nairrcore.workload import WORKLOADS, get as get_workload
+
+DEPRECATED = {"validate": ["report", "validate"], "compare": ["report", "compare"], "plan": ["report", "plan"],
+              "script": ["jobs", "script"], "sweep": ["jobs", "sweep"], "sweep-summary": ["jobs", "summary"]}
 
 
 def _cmd_info(args) -> int:
-    import nairrcore
-
-    print(json.dumps(nairrcore.build_info(), indent=2))
+    print(json.dumps(dict(_core.build_info()), indent=2))
     return 0
 
 
 def _cmd_fetch(args) -> int:
-    from nairrcore.data import fetch
-
     print(fetch(args.name, dest=args.dest, source=args.source, force=args.force))
     return 0
 
 
-def _cmd_run(args) -> int:
-    from nairrcore.runner import NotebookFailed, run_notebook
+def _closing_block(run_dir: Path) -> str:
+    """What a person wants at the end of a run: status, folder, headline figures, what to do next."""
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    metrics_path = run_dir / "test_metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    h = metrics.get("headline") or {}
+    lines = [f"status      {summary['status']}" + (f" ({summary['error']})" if summary.get("error") else ""),
+             f"run folder  {run_dir}"]
+    if summary["status"] == "completed":
+        util = summary.get("mean_gpu_util_train_percent")
+        lines += [f"per epoch   {summary['mean_train_sec_per_epoch']:.3g} s training, "
+                  f"{summary['train_samples_per_sec']:,.0f} samples/s"
+                  + (f", GPU {util:.0f}% busy" if util is not None else ""),
+                  f"test        {h.get('name', '?')} = {h.get('value', float('nan')):.4g}"
+                  + (" (lower is better)" if h.get("lower_is_better") else " (higher is better)" if h else ""),
+                  f"next        nairrcore report validate {run_dir}",
+                  f"            nairrcore report compare {run_dir.parent.parent.parent} --baseline "
+                  f"{run_dir.parent.parent.name}"]
+    return "\n".join(lines)
 
+
+def _cmd_run(args) -> int:
     try:
-        run_dir = run_notebook(args.notebook, platform=args.platform, params=args.param, out=args.out,
+        run_dir = run_notebook(args.notebook, platform=args.platform, params=args.param, out=args.outputs,
                                require_gpu=args.gpu, quiet=args.quiet, profile_steps=args.profile)
     except NotebookFailed as exc:
+        print(_closing_block(exc.run_dir), file=sys.stderr)
         if exc.preempted:
-            print(f"notebook preempted after a checkpoint; evidence so far in {exc.run_dir}", file=sys.stderr)
+            print("nairrcore: preempted after a checkpoint; the next start resumes from it", file=sys.stderr)
             return args.preempt_exit_code
-        print(f"notebook failed; partial evidence kept in {exc.run_dir}\n{exc}", file=sys.stderr)
         return 1
-    print(run_dir)
+    print(_closing_block(run_dir))
     return 0
 
 
 def _cmd_train(args) -> int:
-    """Trains a workload without a notebook, with checkpoints and preemption."""
-    from nairrcore.checkpoint import CheckpointManager, Preempted
-    from nairrcore.runner import _parse_params
-
-    params = _parse_params(args.param)
+    """Trains a workload without a notebook: checkpoints, preemption, data
+    parallel, and (rank 0) a run folder like ``run`` writes."""
+    workload = get_workload(args.workload)
+    params = parse_params(args.param)
+    workload.settings.check_names(params, "--param: ")
     environ = {"NAIRRCORE_" + k.upper(): v for k, v in params.items()}
+    config = workload.config(environ=environ)
     group = None
     if args.distributed:
-        from nairrcore import dist
-
-        group = dist.init(timeout_sec=args.timeout)
+        group = distributed.init(timeout_sec=args.timeout)
+    rank = group.rank if group is not None else 0
     ckpt = CheckpointManager(args.checkpoint_dir, keep=args.keep, every_steps=args.checkpoint_every_steps,
                              every_seconds=60.0 * args.checkpoint_every_minutes) if args.checkpoint_dir else None
-    if args.workload == "forecasting":
-        from nairrcore import forecasting as wl
-
-        config = wl.ForecastConfig.from_env(environ=environ)
-        data = wl.load(config.data, cities=config.city_ids or config.cities, lags=config.lags,
-                       windows=config.windows, threads=config.threads, in_memory=config.in_memory)
-        trainer = wl.Trainer(config, inputs=data.num_features, group=group, bucket_mb=args.bucket_mb)
-    else:
-        from nairrcore import cifar10 as wl
-
-        config = wl.Cifar10Config.from_env(environ=environ)
-        data = wl.load(config.data, train_limit=config.train_limit, test_limit=config.test_limit)
-        trainer = wl.Trainer(config, group=group, bucket_mb=args.bucket_mb)
-    rank = group.rank if group is not None else 0
+    recorder = None
+    if args.record and rank == 0:
+        root = Path(args.outputs) if args.outputs else outputs_root()
+        recorder = RunRecorder(root / args.platform / workload.name / new_run_id(), workload.name, args.platform)
+    with recorder.phase("data_prep") if recorder else contextlib.nullcontext():
+        data = workload.load_data(config)
+    trainer = workload.trainer(config, data, group=group, bucket_mb=args.bucket_mb)
+    if recorder:
+        recorder.trainer(trainer, data)
     try:
-        history = trainer.fit(data, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
-                              preempt_exit_code=args.preempt_exit_code)
+        with recorder.phase("train") if recorder else contextlib.nullcontext():
+            history = trainer.fit(data, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
+                                  preempt_exit_code=args.preempt_exit_code, recorder=recorder)
     except Preempted as exc:
         print(f"nairrcore: {exc}", file=sys.stderr)
+        if recorder:
+            recorder.finish("interrupted", error=str(exc))
         return exc.exit_code
+    except TrainingDiverged as exc:
+        print(f"nairrcore: error: {exc}", file=sys.stderr)
+        if recorder:
+            recorder.finish("failed", error=str(exc))
+        return 1
+    if args.record:
+        # every rank evaluates: a distributed evaluation reduces over all of them
+        with recorder.phase("test") if recorder else contextlib.nullcontext():
+            metrics = workload.test_metrics(trainer, data)
+        if recorder:
+            recorder.metrics(metrics)
+            recorder.finish()
     if args.save_model and (rank == 0 or "{rank}" in args.save_model):
         trainer.save(args.save_model.format(rank=rank))
-    line = json.dumps({"rank": rank, "history": history}, default=str)
+    line = json.dumps({"rank": rank, "history": history, **({"run_dir": str(recorder.run_dir)} if recorder else {})},
+                      default=str)
     if args.all_ranks_print and group is not None:
         _print_in_rank_order(line, rank, group.size)
     elif rank == 0:
@@ -87,7 +141,7 @@ def _cmd_train(args) -> int:
 def _print_in_rank_order(line: str, rank: int, size: int) -> None:
     """Every rank prints its line whole: ranks share one stdout, and a line
     longer than a pipe's atomic write (4 KiB) would otherwise interleave."""
-    import torch.distributed as td
+    import torch.distributed as td  # c10d's Python side, needed only under a launcher
 
     for turn in range(size):
         if turn == rank:
@@ -96,9 +150,57 @@ def _print_in_rank_order(line: str, rank: int, size: int) -> None:
         td.barrier()
 
 
-def _cmd_sweep(args) -> int:
-    from nairrcore import sweep
+def _cmd_validate(args) -> int:
+    bad = 0
+    for run_dir in args.run_dirs:
+        problems = validate_run(run_dir)
+        bad += bool(problems)
+        print(f"{run_dir}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        for p in problems:
+            print(f"  {p}")
+    return 1 if bad else 0
 
+
+def _cmd_compare(args) -> int:
+    rows = compare(args.runs, args.baseline, out_dir=args.out, platforms_file=args.platforms, plots=not args.no_plots)
+    print((Path(args.out) / "comparison.md").read_text())
+    for r in rows:
+        if not r["comparable"]:
+            print(f"nairrcore: warning: {r['workload']} on {r['platform']}: {r['note']}; no speedup computed",
+                  file=sys.stderr)
+    for note in rows[0]["left_out"] if rows else []:
+        print(f"nairrcore: warning: {note}", file=sys.stderr)
+    return 0
+
+
+def _cmd_plan(args) -> int:
+    rows = planning.plan(args.runs_dirs, args.campaign_runs, args.campaign_epochs, args.platforms)
+    text = planning.markdown(rows)
+    for note in rows[0]["left_out"]:
+        print(f"nairrcore: warning: {note}", file=sys.stderr)
+    if args.out:
+        write_text(Path(args.out) / "plan.md", text)
+        write_json(Path(args.out) / "plan.json", rows)
+    print(text, end="")
+    return 0
+
+
+def _cmd_script(args) -> int:
+    spec = JobSpec(notebook=args.notebook, platform=args.platform, params=args.param, account=args.account,
+                   partition=args.partition, time=args.time, cpus=args.cpus, memory_gb=args.mem, gpus=args.gpus,
+                   out=args.outputs, venv=args.venv, scheduler=args.scheduler, array=args.array,
+                   nodes=args.nodes, tasks_per_node=args.tasks_per_node, train=args.train,
+                   workdir=args.workdir or "$SLURM_SUBMIT_DIR")
+    text = render(spec)
+    if args.output_file:
+        write_text(args.output_file, text)
+        print(args.output_file)
+    else:
+        print(text, end="")
+    return 0
+
+
+def _cmd_sweep(args) -> int:
     if bool(args.grid) == bool(args.random):
         raise ConfigError("sweep: give either --grid KEY=V1,V2 ... or --random N --space FILE")
     if args.grid:
@@ -107,7 +209,7 @@ def _cmd_sweep(args) -> int:
         if not args.space:
             raise ConfigError("sweep: --random needs --space FILE (JSON)")
         points = sweep.random_points(json.loads(Path(args.space).read_text()), args.random, args.seed)
-    out = Path(args.out).resolve()
+    out = Path(args.dir).resolve()
     if args.run_local:
         for run_dir in sweep.run_local(points, args.notebook, args.platform, out / "runs", args.param):
             print(run_dir)
@@ -123,80 +225,37 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
-def _cmd_sweep_summary(args) -> int:
-    from nairrcore import sweep
-
-    sweep.summarize(args.runs, args.out, metric=args.metric)
+def _cmd_summary(args) -> int:
+    sweep.summarize(args.runs, args.out, metric=args.metric, lower_is_better=False if args.higher_is_better else None)
     print((Path(args.out) / "sweep.md").read_text())
     return 0
 
 
-def _cmd_plan(args) -> int:
-    from nairrcore.evidence import plan
-
-    rows = plan.plan(args.runs_dirs, args.runs, args.epochs, args.platforms)
-    text = plan.markdown(rows)
-    if args.out:
-        from nairrcore.evidence.files import write_json, write_text
-
-        write_text(Path(args.out) / "plan.md", text)
-        write_json(Path(args.out) / "plan.json", rows)
-    print(text, end="")
-    return 0
+def _job_options(s: argparse.ArgumentParser) -> None:
+    """The scheduler options every job-writing command takes."""
+    s.add_argument("--account")
+    s.add_argument("--partition", help="default: the platform profile's")
+    s.add_argument("--time", default="01:00:00", help="wall-time limit, HH:MM:SS")
+    s.add_argument("--cpus", type=int, default=8, help="CPU cores per task")
+    s.add_argument("--mem", type=int, default=32, help="memory per node, GB")
+    s.add_argument("--venv", help="virtual environment the job activates")
 
 
-def _cmd_validate(args) -> int:
-    from nairrcore.evidence import validate_run
-
-    bad = 0
-    for run_dir in args.run_dirs:
-        problems = validate_run(run_dir)
-        bad += bool(problems)
-        print(f"{run_dir}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
-        for p in problems:
-            print(f"  {p}")
-    return 1 if bad else 0
-
-
-def _cmd_compare(args) -> int:
-    from nairrcore.evidence.compare import compare
-
-    rows = compare(args.runs, args.baseline, out_dir=args.out, platforms_file=args.platforms, plots=not args.no_plots)
-    print((Path(args.out) / "comparison.md").read_text())
-    for r in rows:
-        if not r["comparable"]:
-            print(f"nairrcore: warning: {r['platform']}: {r['note']}; no speedup computed", file=sys.stderr)
-    return 0
-
-
-def _cmd_script(args) -> int:
-    from nairrcore.scheduler import JobSpec, render
-
-    spec = JobSpec(notebook=args.notebook, platform=args.platform, params=args.param, account=args.account,
-                   partition=args.partition, time=args.time, cpus=args.cpus, memory_gb=args.mem, gpus=args.gpus,
-                   out=args.out, venv=args.venv, scheduler=args.scheduler, array=args.array,
-                   nodes=args.nodes, tasks_per_node=args.tasks_per_node, train=args.train,
-                   workdir=args.workdir or "$SLURM_SUBMIT_DIR")
-    text = render(spec)
-    if args.output:
-        from nairrcore.evidence.files import write_text
-
-        write_text(args.output, text)
-        print(args.output)
-    else:
-        print(text, end="")
-    return 0
+def _param_option(s: argparse.ArgumentParser, help: str) -> None:
+    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nairrcore", description="Run ML workloads on any platform and record honest evidence.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="nairrcore", description="Run ML workloads on any platform and record "
+                                "honest evidence.", epilog="Run folders go to the repository's outputs/ "
+                                "(or $NAIRRCORE_OUTPUTS); --outputs changes it.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("info", help="show what the compiled core was built with")
+    s = sub.add_parser("info", help="what the compiled core was built with")
     s.set_defaults(func=_cmd_info)
 
-    s = sub.add_parser("data", help="data set commands")
-    dsub = s.add_subparsers(dest="data_command", required=True)
+    s = sub.add_parser("data", help="data sets")
+    dsub = s.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     f = dsub.add_parser("fetch", help="download (with checksums) or prepare a data set from a local copy")
     f.add_argument("name", choices=["weather", "cifar10"])
     f.add_argument("--from", dest="source", help="local archive, folder or folder of .xz files")
@@ -206,10 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="execute a notebook headless and record its evidence")
     s.add_argument("notebook")
-    s.add_argument("--platform", default="laptop")
-    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="sets NAIRRCORE_<KEY> for the notebook's parameters cell (repeatable)")
-    s.add_argument("--out", default="outputs", help="root of the run folders (default: ./outputs)")
+    s.add_argument("--platform", default="laptop", help="platform profile the run is recorded under")
+    _param_option(s, "a setting for the notebook's parameters cell (repeatable)")
+    s.add_argument("--outputs", "--out", dest="outputs", help="root of the run folders (default: outputs/)")
     s.add_argument("--gpu", action="store_true", help="fail at once unless a CUDA GPU is visible")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--preempt-exit-code", type=int, default=85,
@@ -218,14 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a profiler trace of this many training steps into the run folder (profile/)")
     s.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("train", help="train a workload without a notebook (checkpoints, preemption, resume)")
-    s.add_argument("workload", choices=["forecasting", "cifar10"])
-    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="any config field")
+    s = sub.add_parser("train", help="train a workload without a notebook and record its evidence")
+    s.add_argument("workload", choices=sorted(WORKLOADS))
+    _param_option(s, "any setting of the workload (repeatable)")
+    s.add_argument("--platform", default="laptop", help="platform profile the run is recorded under")
+    s.add_argument("--outputs", help="root of the run folders (default: outputs/)")
+    s.add_argument("--no-record", dest="record", action="store_false", help="write no run folder")
     s.add_argument("--checkpoint-dir", help="write checkpoints here (and resume from them)")
     s.add_argument("--checkpoint-every-steps", type=int, default=0)
     s.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
     s.add_argument("--keep", type=int, default=3, help="checkpoints kept")
-    s.add_argument("--resume", choices=["auto", "never"], default="auto")
+    s.add_argument("--resume", choices=["auto", "never"], default="auto",
+                   help="auto: continue from the newest good checkpoint (same settings and data); never: start afresh")
     s.add_argument("--preempt-exit-code", type=int, default=85,
                    help="exit code after SIGTERM/SIGUSR1 and a checkpoint (85: HTCondor self-checkpointing)")
     s.add_argument("--save-model", help="write the trained model here (rank 0; '{rank}' in the name: every rank)")
@@ -237,76 +299,85 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_train)
 
-    s = sub.add_parser("sweep", help="a parameter sweep: scheduler files for every point, or run them here")
-    s.add_argument("notebook")
-    s.add_argument("--grid", nargs="*", default=[], metavar="KEY=V1,V2")
-    s.add_argument("--random", type=int, metavar="N", help="N random points from --space")
-    s.add_argument("--space", help="JSON: {key: [choices] | {log_uniform|uniform|int: [lo, hi]}}")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--platform", default="laptop")
-    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="fixed for every point")
-    s.add_argument("--out", required=True, help="sweep folder (params, scheduler files, runs/)")
-    s.add_argument("--scheduler", choices=["slurm", "htcondor"], default="slurm")
-    s.add_argument("--run-local", action="store_true", help="run every point here, then summarise")
-    s.add_argument("--account")
-    s.add_argument("--partition")
-    s.add_argument("--venv")
-    s.add_argument("--time", default="01:00:00")
-    s.add_argument("--cpus", type=int, default=8)
-    s.add_argument("--mem", type=int, default=32, help="GB")
-    s.set_defaults(func=_cmd_sweep)
+    s = sub.add_parser("report", help="check and compare run folders")
+    rsub = s.add_subparsers(dest="report_command", required=True, metavar="ACTION")
+    r = rsub.add_parser("validate", help="check run folders against the evidence schema and their manifest")
+    r.add_argument("run_dirs", nargs="+", metavar="RUN_FOLDER")
+    r.set_defaults(func=_cmd_validate)
+    r = rsub.add_parser("compare", help="compare run folders across platforms: table (CSV, Markdown) and plots")
+    r.add_argument("runs", nargs="+", metavar="RUNS", help="run folders, or folders holding them (e.g. outputs/)")
+    r.add_argument("--baseline", required=True, help="platform name among the runs, or a run folder")
+    r.add_argument("--out", default="outputs/comparison", help="report folder")
+    r.add_argument("--platforms", help="JSON file overriding or adding platform profiles (prices)")
+    r.add_argument("--no-plots", action="store_true")
+    r.set_defaults(func=_cmd_compare)
+    r = rsub.add_parser("plan", help="GPU-hours and cost of a campaign on each measured platform")
+    r.add_argument("runs_dirs", nargs="+", metavar="RUNS", help="run folders or folders holding them")
+    r.add_argument("--campaign-runs", type=int, required=True, help="runs in the campaign")
+    r.add_argument("--campaign-epochs", type=int, required=True, help="epochs per run")
+    r.add_argument("--platforms", help="JSON file overriding or adding platform profiles")
+    r.add_argument("--out", help="report folder: also write plan.md and plan.json there")
+    r.set_defaults(func=_cmd_plan)
 
-    s = sub.add_parser("sweep-summary", help="rank a sweep's runs by their test metric, with plots")
-    s.add_argument("runs", nargs="+")
-    s.add_argument("--out", required=True)
-    s.add_argument("--metric", help="default: the workload's headline metric")
-    s.set_defaults(func=_cmd_sweep_summary)
-
-    s = sub.add_parser("plan", help="GPU-hours and cost of a campaign on each measured platform")
-    s.add_argument("runs_dirs", nargs="+", metavar="RUNS", help="run folders or folders holding them")
-    s.add_argument("--runs", type=int, required=True, help="runs in the campaign")
-    s.add_argument("--epochs", type=int, required=True, help="epochs per run")
-    s.add_argument("--platforms", help="JSON file overriding or adding platform profiles")
-    s.add_argument("--out", help="also write plan.md and plan.json here")
-    s.set_defaults(func=_cmd_plan)
-
-    s = sub.add_parser("validate", help="check run folders against the evidence schema and their manifest")
-    s.add_argument("run_dirs", nargs="+")
-    s.set_defaults(func=_cmd_validate)
-
-    s = sub.add_parser("compare", help="compare run folders across platforms: table (CSV, Markdown) and plots")
-    s.add_argument("runs", nargs="+", help="run folders, or folders holding them (e.g. outputs/)")
-    s.add_argument("--baseline", required=True, help="platform name among the runs, or a run folder")
-    s.add_argument("--out", default="outputs/comparison", help="where the report goes")
-    s.add_argument("--platforms", help="JSON file overriding or adding platform profiles (prices)")
-    s.add_argument("--no-plots", action="store_true")
-    s.set_defaults(func=_cmd_compare)
-
-    s = sub.add_parser("script", help="write the Slurm or HTCondor job for a platform profile")
-    s.add_argument("notebook")
-    s.add_argument("--platform", required=True)
-    s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
-    s.add_argument("--account")
-    s.add_argument("--partition", help="default: the profile's")
-    s.add_argument("--time", default="01:00:00")
-    s.add_argument("--cpus", type=int, default=8)
-    s.add_argument("--mem", type=int, default=32, help="GB")
-    s.add_argument("--gpus", type=int, help="default: the profile's")
-    s.add_argument("--out", default="outputs")
-    s.add_argument("--venv", help="virtual environment to activate in the job")
-    s.add_argument("--workdir", help="folder the job runs in (Slurm default: the submit folder)")
-    s.add_argument("--scheduler", choices=["slurm", "htcondor"], help="default: the profile's")
-    s.add_argument("--array", type=int, help="N jobs, one per line of params.txt")
-    s.add_argument("--train", choices=["forecasting", "cifar10"],
+    s = sub.add_parser("jobs", help="batch jobs: scripts, sweeps and their summaries")
+    jsub = s.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    j = jsub.add_parser("script", help="write the Slurm or HTCondor job for a platform profile")
+    j.add_argument("notebook")
+    j.add_argument("--platform", required=True)
+    _param_option(j, "a setting passed to the notebook (repeatable)")
+    _job_options(j)
+    j.add_argument("--gpus", type=int, help="default: the profile's")
+    j.add_argument("--outputs", default="outputs", help="root of the run folders the job writes")
+    j.add_argument("--workdir", help="folder the job runs in (Slurm default: the submit folder)")
+    j.add_argument("--scheduler", choices=["slurm", "htcondor"], help="default: the profile's")
+    j.add_argument("--array", type=int, help="N jobs, one per line of params.txt")
+    j.add_argument("--train", choices=sorted(WORKLOADS),
                    help="data parallel `nairrcore train` over all tasks instead of the notebook")
-    s.add_argument("--nodes", type=int, default=1)
-    s.add_argument("--tasks-per-node", type=int, default=1, help="one per GPU")
-    s.add_argument("-o", "--output", help="write to this file instead of stdout")
-    s.set_defaults(func=_cmd_script)
+    j.add_argument("--nodes", type=int, default=1)
+    j.add_argument("--tasks-per-node", type=int, default=1, help="one per GPU")
+    j.add_argument("-o", "--output-file", help="write the job to this file instead of stdout")
+    j.set_defaults(func=_cmd_script)
+    j = jsub.add_parser("sweep", help="a parameter sweep: a job for every point, or run them here")
+    j.add_argument("notebook")
+    j.add_argument("--grid", nargs="*", default=[], metavar="KEY=V1,V2")
+    j.add_argument("--random", type=int, metavar="N", help="N random points from --space")
+    j.add_argument("--space", help="JSON: {key: [choices] | {log_uniform|uniform|int: [lo, hi]}}")
+    j.add_argument("--seed", type=int, default=0)
+    j.add_argument("--platform", default="laptop")
+    _param_option(j, "a setting fixed for every point (repeatable)")
+    j.add_argument("--dir", required=True, help="sweep folder (params, job files, runs/)")
+    j.add_argument("--scheduler", choices=["slurm", "htcondor"], default="slurm")
+    j.add_argument("--run-local", action="store_true", help="run every point here, then summarise")
+    _job_options(j)
+    j.set_defaults(func=_cmd_sweep)
+    j = jsub.add_parser("summary", help="rank a sweep's runs by their headline test metric, with plots")
+    j.add_argument("runs", nargs="+", metavar="RUNS")
+    j.add_argument("--out", required=True, help="report folder")
+    j.add_argument("--metric", help="a number in test_metrics.json (default: the workload's headline metric)")
+    j.add_argument("--higher-is-better", action="store_true", help="rank the largest --metric first")
+    j.set_defaults(func=_cmd_summary)
     return p
 
 
+def _upgrade(argv: list[str]) -> list[str]:
+    """The previous release's spellings, with a note on stderr."""
+    if not argv or argv[0] not in DEPRECATED:
+        return argv
+    old, new = argv[0], DEPRECATED[argv[0]]
+    print(f"nairrcore: '{old}' is now '{' '.join(new)}'; the old spelling goes in the next release",
+          file=sys.stderr)
+    rest = list(argv[1:])
+    renames = {"plan": {"--runs": "--campaign-runs", "--epochs": "--campaign-epochs"},
+               "sweep": {"--out": "--dir"}, "script": {"--out": "--outputs", "--output": "--output-file"}}
+    for i, arg in enumerate(rest):
+        key, eq, value = arg.partition("=")
+        if key in renames.get(old, {}):
+            rest[i] = renames[old][key] + (eq + value if eq else "")
+    return new + rest
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = _upgrade(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -10,6 +10,7 @@ import datetime as _dt
 import os
 
 import torch
+import torch.distributed as td
 
 from nairrcore._native import core as _core
 from nairrcore.errors import ConfigError
@@ -24,8 +25,6 @@ def init(timeout_sec: float = 300.0, backend: str | None = None, device: str = "
     """Joins the job's process group (a no-op group of one without a launcher).
     A peer that never arrives, or dies later, raises an error naming the rank
     within ``timeout_sec`` instead of hanging."""
-    import torch.distributed as td
-
     env = launch_env()
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     backend = backend or ("nccl" if use_cuda else "gloo")
@@ -47,10 +46,3 @@ def init(timeout_sec: float = 300.0, backend: str | None = None, device: str = "
                 f"{env['master_addr']}:{env['master_port']} within {timeout_sec:.0f} s ({exc})") from exc
     name = td.distributed_c10d._get_default_group().group_name
     return _core.Group(name, timeout_sec)
-
-
-def shutdown() -> None:
-    import torch.distributed as td
-
-    if td.is_initialized():
-        td.destroy_process_group()

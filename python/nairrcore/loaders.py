@@ -1,4 +1,5 @@
-"""Python faces of the C++ loaders (TabularLoader, ImageLoader)."""
+"""Python faces of the C++ loaders (TabularLoader, ImageLoader), and the
+augmentation settings of the image loader."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Iterator
 import torch
 
 from nairrcore._native import core as _core
+from nairrcore.progress import progress_bar
 
 
 class _Loader:
@@ -43,11 +45,7 @@ class _Loader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         start = self._impl.state()["next_batch"]
         self._impl.begin()
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(self), initial=start, unit="batch", leave=False)
+        bar = progress_bar(total=len(self), initial=start, unit="batch", leave=False) if self.progress else None
         try:
             while (batch := self._impl.next()) is not None:
                 if bar is not None:

@@ -5,6 +5,7 @@ prices are never constants in code."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from pathlib import Path
@@ -43,10 +44,18 @@ def load_platforms(override: str | os.PathLike | None = None) -> dict[str, dict]
     return profiles
 
 
-def check_platform(name: str, override: str | os.PathLike | None = None) -> str:
+def platform_profile(name: str, override: str | os.PathLike | None = None) -> dict:
+    """The profile of platform ``name``; ConfigError with the known names (and the close match)."""
     profiles = load_platforms(override)
     if name not in profiles:
-        raise ConfigError(f"platform: unknown platform {name!r}, expected one of {sorted(profiles)}")
+        close = difflib.get_close_matches(name, list(profiles), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"platform: unknown platform {name!r}, expected one of {sorted(profiles)}{hint}")
+    return profiles[name]
+
+
+def check_platform(name: str, override: str | os.PathLike | None = None) -> str:
+    platform_profile(name, override)
     return name
 
 

@@ -1,65 +1,139 @@
-"""What the workload configurations share: defaults overridable from
-``NAIRRCORE_<FIELD>`` environment variables, device and precision choice."""
+"""What every workload's settings share: one frozen dataclass per workload is
+the only source of its settings (the core receives each value from it and
+the run records them all); defaults can be overridden by keyword, by a
+notebook's defaults or by ``NAIRRCORE_<FIELD>`` environment variables; an
+unknown or misspelt name is an error that suggests the close match; device
+and precision are resolved here.
+
+Fields are declared with ``setting(default, unit, doc)`` so that each states
+its unit, and ``Settings.describe()`` lists them for documentation.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+from typing import Any
 
 import torch
 
 from nairrcore.errors import ConfigError
 
 ENV_PREFIX = "NAIRRCORE_"
+# Variables of nairrcore itself, not settings of a workload.
+RESERVED_ENV = {"RUN_DIR", "PLATFORM", "NOTEBOOK", "OUTPUTS", "CACHE", "PLATFORMS", "CHECKPOINT_DIR", "CHECKPOINT_MINUTES",
+                "PROFILE_STEPS", "CPU_MATMUL", "CPU_BLOCK_CACHE", "SHARED_DATA", "WEATHER_DIR", "VENV",
+                "REQUIRE_SLURM", "FUZZ_SECONDS", "GPU_PART_MB", "GPU_PYTHON"}
 
 
-class EnvConfig:
-    """Mixin for frozen dataclasses. Fields typed ``bool | None`` accept
-    ``auto``/``none``; tuple fields take comma-separated values."""
+def setting(default: Any, unit: str = "", doc: str = "") -> Any:
+    """A settings field with its unit ("" where it has none) and a one-line description."""
+    kwargs = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
+    return dataclasses.field(metadata={"unit": unit, "doc": doc}, **kwargs)
+
+
+class Settings:
+    """Base of the workloads' frozen settings dataclasses."""
 
     @classmethod
-    def from_env(cls, defaults: dict | None = None, environ: dict | None = None):
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def check_names(cls, names, source: str = "") -> None:
+        """ConfigError for the first name that is not a setting, with the close match."""
+        known = cls.names()
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+                raise ConfigError(f"{source}{name!r} is not a {cls.__name__} setting{hint}")
+
+    @classmethod
+    def from_env(cls, defaults: dict | None = None, environ: dict | None = None, **overrides):
         """The dataclass defaults, then ``defaults`` (e.g. a notebook's small
-        configuration), then ``NAIRRCORE_<FIELD>`` variables (NAIRRCORE_EPOCHS=3)."""
+        configuration), then ``NAIRRCORE_<FIELD>`` variables, then ``overrides``.
+        A ``NAIRRCORE_`` variable that names no setting is an error too."""
         environ = os.environ if environ is None else environ
         values = dict(defaults or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
-                values[f.name] = _parse(f, raw)
-        unknown = set(values) - names
-        if unknown:
-            raise ConfigError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
+        cls.check_names(values, "defaults: ")
+        fields = {f.name.upper(): f for f in dataclasses.fields(cls)}
+        for key, raw in environ.items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX):]
+            if name in fields:
+                values[fields[name].name] = _parse(fields[name], raw)
+            elif name not in RESERVED_ENV:
+                cls.check_names([name.lower()], f"{key}: ")
+        cls.check_names(overrides, "")
+        values.update(overrides)
         return cls(**values).validated()
 
     def validated(self):
         return self
 
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (names checked)."""
+        self.check_names(changes)
+        return dataclasses.replace(self, **changes).validated()
+
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def describe(cls) -> list[dict]:
+        """name, default, unit and description of every field."""
+        out = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            out.append({"name": f.name, "default": default, "unit": f.metadata.get("unit", ""),
+                        "doc": f.metadata.get("doc", "")})
+        return out
+
     def resolve_device(self) -> torch.device:
         """cpu, or a GPU with its index ("cuda" and "auto" mean the current GPU)."""
-        name = self.device
-        if name == "auto":
-            name = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            device = torch.device(name)
-        except RuntimeError as exc:
-            raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {self.device!r}") from exc
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ConfigError(f"device: {self.device!r} requested but no CUDA GPU is visible")
-            if device.index is None:
-                device = torch.device("cuda", torch.cuda.current_device())
-            elif device.index >= torch.cuda.device_count():
-                raise ConfigError(f"device: {self.device!r} requested but only {torch.cuda.device_count()} "
-                                  "GPU(s) are visible")
-        return device
+        return resolve_device(getattr(self, "device", "auto"))
 
     def resolve_precision(self, device: torch.device) -> str:
-        return resolve_precision(self.precision, device)
+        return resolve_precision(getattr(self, "precision", "auto"), device)
+
+
+def core_fields(obj) -> dict:
+    """Every field of one of the core's settings objects (MlpConfig, FitConfig,
+    ...) with its value: what the C++ side was given."""
+    names = [k for k, v in vars(type(obj)).items() if isinstance(v, property)]
+    values = {k: getattr(obj, k) for k in names}
+    return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()}
+
+
+def check(pairs) -> None:
+    """ConfigError for the first (name, ok, why, value) whose ``ok`` is false."""
+    for name, ok, why, value in pairs:
+        if not ok:
+            raise ConfigError(f"{name}: {why}, got {value!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    requested = name
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {requested!r}") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {requested!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {requested!r} requested but no CUDA GPU is visible")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        elif device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device: {requested!r} requested but only {torch.cuda.device_count()} "
+                              "GPU(s) are visible")
+    return device
 
 
 def auto_precision(device_type: str, capability: tuple[int, int] | None) -> str:
@@ -85,6 +159,8 @@ def enable_tf32(device: torch.device) -> bool:
 
 def check_precision(precision: str, device_type: str, capability: tuple[int, int] | None) -> str:
     """ConfigError when the device cannot run ``precision`` (a pool may hand out any GPU)."""
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise ConfigError(f"precision: expected auto, fp32, bf16 or fp16, got {precision!r}")
     if precision == "bf16" and device_type == "cuda" and capability is not None and capability[0] < 8:
         raise ConfigError(f"precision: bf16 needs compute capability >= 8.0, this GPU has "
                           f"{capability[0]}.{capability[1]}; use fp16 (with loss scaling) or auto")
@@ -94,19 +170,19 @@ def check_precision(precision: str, device_type: str, capability: tuple[int, int
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision != "auto":
-        capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
-        return check_precision(precision, device.type, capability)
     capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
-    return auto_precision(device.type, capability)
+    if precision == "auto":
+        return auto_precision(device.type, capability)
+    return check_precision(precision, device.type, capability)
 
 
 def _parse(f: dataclasses.Field, raw: str):
     name, hint = f.name, str(f.type)
+    optional = "None" in hint
     try:
+        if optional and raw.strip().lower() in ("", "none", "auto"):
+            return None
         if "bool" in hint:
-            if "None" in hint and raw.lower() in ("", "none", "auto"):
-                return None
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
             if raw.lower() in ("0", "false", "no", "off"):
@@ -114,11 +190,13 @@ def _parse(f: dataclasses.Field, raw: str):
             raise ValueError("expected true or false")
         if "tuple" in hint:
             items = [s.strip() for s in raw.split(",") if s.strip()]
-            return tuple(items) if "str" in hint else tuple(int(s) for s in items)
+            if "str" in hint:
+                return tuple(items)
+            return tuple(float(s) for s in items) if "float" in hint else tuple(int(s) for s in items)
         if "int" in hint and "float" not in hint:
-            return None if "None" in hint and raw.lower() in ("", "none", "auto") else int(raw)
+            return int(raw)
         if "float" in hint:
-            return None if "None" in hint and raw.lower() in ("", "none", "auto") else float(raw)
-        return (raw or None) if "None" in hint else raw
+            return float(raw)
+        return raw
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}: cannot parse {raw!r} ({exc})") from exc

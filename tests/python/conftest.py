@@ -16,6 +16,19 @@ SHARED_DATA = Path(os.environ.get("NAIRRCORE_SHARED_DATA", REPO.parent / "shared
 WEATHER_ARCHIVE = SHARED_DATA / "us-210-cities-daily.tar.xz"
 
 
+def pytest_configure(config):
+    # Runs the tests record (``nairrcore train`` records by default) go to a
+    # scratch folder, never into the repository's outputs/.
+    import tempfile
+
+    config._nairrcore_outputs = tempfile.mkdtemp(prefix="nairrcore-test-outputs-")
+    os.environ["NAIRRCORE_OUTPUTS"] = config._nairrcore_outputs
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_nairrcore_outputs", ""), ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -13,7 +13,7 @@ from nairrcore import cifar10
 from nairrcore import forecasting as fc
 from nairrcore.data import fetch
 from nairrcore.errors import ConfigError, DataError
-from nairrcore.evidence import check_platform
+from nairrcore.platforms import check_platform
 
 from conftest import CIFAR_DIR
 

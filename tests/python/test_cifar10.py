@@ -12,9 +12,9 @@ import torch
 import nairrcore
 from nairrcore import cifar10
 from nairrcore._native import core
-from nairrcore.cifar10.dataset import read_blobs
+from nairrcore.data.cifar10 import read_blobs
 from nairrcore.errors import ConfigError, DataError
-from nairrcore.loader import augment_spec
+from nairrcore.loaders import augment_spec
 
 from conftest import CIFAR_DIR
 
@@ -133,14 +133,11 @@ def _small(**kw):
 
 
 def test_short_cpu_training_beats_chance_and_is_deterministic(cifar, tmp_path):
-    from nairrcore.cifar10.dataset import Cifar10Data
-
-    data = Cifar10Data(train=cifar.train.head(4000), test=cifar.test.head(1000), source="", prep_seconds=0,
-                       read_bytes=0, fingerprint={})
+    data = cifar.limited(4000, 1000)
     a = cifar10.Trainer(_small())
     history = a.fit(data)
-    assert history[-1]["val_accuracy"] > 0.3  # chance is 0.10
-    assert a.evaluate(data.test)["accuracy"] == pytest.approx(history[-1]["val_accuracy"])
+    assert "val_accuracy" not in history[-1] and history[-1]["val_samples"] == 0  # the recipe holds none out
+    assert a.evaluate(data.test)["accuracy"] > 0.3  # chance is 0.10
     b = cifar10.Trainer(_small())
     assert [h["train_loss"] for h in b.fit(data)] == [h["train_loss"] for h in history]
     path = a.save(tmp_path / "model.pt")
@@ -148,13 +145,27 @@ def test_short_cpu_training_beats_chance_and_is_deterministic(cifar, tmp_path):
     assert torch.equal(restored.predict_proba(data.test.images[:50]), a.predict_proba(data.test.images[:50]))
 
 
-def test_resnet18_recipe_and_one_step(cifar):
-    from nairrcore.cifar10.dataset import Cifar10Data
+def test_validation_is_held_out_of_the_training_images_by_seed(cifar):
+    data = cifar.limited(4000, 1000, val_size=500, seed=7)
+    assert (len(data.train), len(data.val), len(data.test)) == (3500, 500, 1000)
+    again = cifar.limited(4000, 1000, val_size=500, seed=7)
+    assert torch.equal(data.val.images, again.val.images)
+    other = cifar.limited(4000, 1000, val_size=500, seed=8)
+    assert not torch.equal(data.val.labels, other.val.labels)
+    # train and val partition the first 4000 training images
+    pool = cifar.train.images[:4000].flatten(1)
+    joined = torch.cat([data.train.images, data.val.images]).flatten(1)
+    assert torch.equal(joined.sum(1).sort().values, pool.sum(1).sort().values)
+    [h] = cifar10.Trainer(_small(epochs=1, val_size=500)).fit(data)
+    assert h["val_samples"] == 500 and 0 <= h["val_accuracy"] <= 1 and math.isfinite(h["val_loss"])
+    with pytest.raises(ConfigError, match="val_size"):
+        cifar.limited(100, 10, val_size=100)
 
+
+def test_resnet18_recipe_and_one_step(cifar):
     trainer = cifar10.Trainer(cifar10.Cifar10Config(model="resnet18", epochs=1, batch_size=16, device="cpu"))
     assert trainer.num_parameters == 11_173_962
-    data = Cifar10Data(train=cifar.train.head(32), test=cifar.test.head(16), source="", prep_seconds=0,
-                       read_bytes=0, fingerprint={})
+    data = cifar.limited(32, 16)
     [h] = trainer.fit(data)
     assert math.isfinite(h["train_loss"]) and h["train_samples"] == 32
 

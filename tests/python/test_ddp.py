@@ -72,7 +72,7 @@ def test_torchrun_two_ranks_equal_one_process(forecast_params, tmp_path):
 
 def test_torchrun_cifar_resnet_ranks_stay_identical(tmp_path):
     # ResNet-18 (the scaling study's model): 4 steps of a global batch of 16
-    params = ["model=resnet18", "train_limit=64", "test_limit=32", "batch_size=16", "epochs=1",
+    params = ["model=resnet18", "train_limit=96", "val_size=32", "test_limit=32", "batch_size=16", "epochs=1",
               "device=cpu", f"data={CIFAR_DIR}"]
     cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),
            *_train_args("cifar10", params, tmp_path / "m{rank}.pt", "--distributed", "--timeout", "60",
@@ -93,8 +93,8 @@ def test_torchrun_cifar_resnet_with_sync_batch_norm_equals_one_process(tmp_path)
     one process with batches of 16: the same loss at every step (one step per
     epoch) within float32 noise. The tolerance is the size of the difference
     one process shows between 1 and 2 threads; per-rank statistics miss it."""
-    params = ["model=resnet18", "train_limit=16", "test_limit=32", "batch_size=16", "epochs=3", "lr=0.002",
-              "bias_lr=0.002", "device=cpu", f"data={CIFAR_DIR}"]
+    params = ["model=resnet18", "train_limit=48", "val_size=32", "test_limit=32", "batch_size=16", "epochs=3",
+              "lr=0.002", "bias_lr=0.002", "device=cpu", f"data={CIFAR_DIR}"]
 
     def ddp(sync: bool, name: str):
         cmd = [TORCHRUN, "--nproc_per_node", "2", "--master_port", str(_free_port()),

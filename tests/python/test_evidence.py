@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence import load_platforms, validate_run
-from nairrcore.evidence.compare import compare
-from nairrcore.evidence.files import write_csv, write_json, write_manifest
+from nairrcore.evidence import validate_run
+from nairrcore.platforms import load_platforms
+from nairrcore.reports.compare import compare
+from nairrcore.files import write_csv, write_json, write_manifest
 from nairrcore.evidence.recorder import EPOCH_COLUMNS
 from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS
-from nairrcore.scheduler import JobSpec, render
+from nairrcore.jobs.scheduler import JobSpec, render
 
 SPEC_PLATFORMS = {"laptop", "jetstream2", "aws-g4dn", "bridges2", "delta", "anvil", "alvis", "chtc"}
 FINGERPRINT = "ab" * 32

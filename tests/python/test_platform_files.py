@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nairrcore.evidence import load_platforms
+from nairrcore.platforms import load_platforms
 
 from conftest import REPO
 

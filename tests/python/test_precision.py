@@ -3,7 +3,7 @@
 import pytest
 
 import nairrcore
-from nairrcore._config import auto_precision, check_precision
+from nairrcore.settings import auto_precision, check_precision
 from nairrcore.errors import ConfigError
 
 # (device, compute capability) -> precision; the GPUs of the supported platforms.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nairrcore.checkpoint import CheckpointManager
+from nairrcore.training.checkpoint import CheckpointManager
 
 from conftest import CIFAR_DIR
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from nairrcore import sweep
+from nairrcore.jobs import sweep
 from nairrcore.errors import ConfigError
 
 from conftest import REPO, wait_for_job
@@ -79,10 +79,9 @@ def test_four_point_sweep_as_a_slurm_job_array(slurm, weather_dir, tmp_path):
 
 def test_ensemble_averages_the_members_probabilities(cifar, tmp_path):
     from nairrcore import cifar10
-    from nairrcore.cifar10.dataset import Cifar10Data
+    from nairrcore.workload import ensemble_predictions
 
-    data = Cifar10Data(train=cifar.train.head(400), test=cifar.test.head(50), source="", prep_seconds=0,
-                       read_bytes=0, fingerprint={})
+    data = cifar.limited(400, 50)
     paths = []
     for seed in (1, 2):
         t = cifar10.Trainer(cifar10.Cifar10Config(model="fastnet", widths=(8, 16, 16), epochs=1, batch_size=100,
@@ -90,7 +89,7 @@ def test_ensemble_averages_the_members_probabilities(cifar, tmp_path):
         t.fit(data)
         paths.append(t.save(tmp_path / f"m{seed}.pt"))
     members = [cifar10.load_model(p).predict_proba(data.test.images) for p in paths]
-    mean = sweep.ensemble_predictions(paths, data.test.images)
+    mean = ensemble_predictions(cifar10.WORKLOAD, paths, data.test.images)
     assert not torch.equal(members[0], members[1])
     torch.testing.assert_close(mean, (members[0] + members[1]) / 2)
     torch.testing.assert_close(mean.sum(1), torch.ones(50))

@@ -8,22 +8,27 @@ from typing import Callable
 
 import torch
 
-from nairrcore._config import enable_tf32
 from nairrcore._native import core as _core
-from nairrcore.cifar10.config import CLASSES, Cifar10Config
-from nairrcore.cifar10.dataset import Cifar10Data, ImageSet
-from nairrcore.checkpoint import atomic_torch_save
-from nairrcore.loader import augment_spec
-from nairrcore.training import run_fit
+from nairrcore.cifar10.config import Cifar10Config
+from nairrcore.data.cifar10 import CLASSES, Cifar10Data, ImageSet
+from nairrcore.files import save_torch
+from nairrcore.loaders import augment_spec
+from nairrcore.settings import core_fields, enable_tf32
+from nairrcore.training.fit import run_fit
 
 EpochHook = Callable[[dict], None]
+FIT_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "bias_lr", "bias_weight_decay", "momentum", "nesterov",
+              "label_smoothing", "loss_sum", "lr_start", "lr_peak", "lr_end", "lookahead", "whiten_bias_epochs",
+              "tta", "tta_translate", "eval_batch_size", "seed", "channels_last", "workers", "prefetch",
+              "accumulate", "sync_batch_norm", "cuda_graphs")
 
 
 class Trainer:
     """ResNet-18 or the fast net on CIFAR-10, with the model's recipe.
 
     ``fit`` runs every epoch in C++ with the GIL released and evaluates the
-    test set after each one, calling ``on_epoch`` with a dict per epoch.
+    validation images (if any) after each one, calling ``on_epoch`` with a
+    dict per epoch.
     """
 
     def __init__(self, config: Cifar10Config | None = None, *, group=None, bucket_mb: float = 25.0) -> None:
@@ -31,21 +36,19 @@ class Trainer:
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
-        r = self.config.recipe()
+        r, c = self.config.recipe(), self.config
         model = _core.ImageModelConfig()
-        model.name, model.widths = self.config.model, list(r["widths"])
+        model.name, model.classes, model.widths = c.model, len(CLASSES), list(r["widths"])
+        model.whiten_width, model.bn_momentum, model.head_scale = r["whiten_width"], r["bn_momentum"], r["head_scale"]
         fit = _core.ImageFitConfig()
-        for key in ("epochs", "batch_size", "lr", "weight_decay", "bias_lr", "bias_weight_decay", "momentum",
-                    "label_smoothing", "loss_sum", "lr_start", "lr_peak", "lr_end", "lookahead"):
-            setattr(fit, key, r[key])
-        c = self.config
-        fit.tta, fit.seed, fit.device, fit.precision = c.tta, c.seed, str(self.device), self.precision
-        fit.channels_last, fit.workers, fit.prefetch = c.channels_last, c.workers, c.prefetch
-        fit.accumulate, fit.sync_batch_norm = c.accumulate, c.sync_batch_norm
-        fit.cuda_graphs = c.cuda_graphs
+        values = {**c.as_dict(), **r}
+        for key in FIT_FIELDS:
+            setattr(fit, key, values[key])
         fit.tta_translate = c.tta and r["tta_translate"]
+        fit.device, fit.precision = str(self.device), self.precision
         fit.data_on_device = True if c.data_on_device is None else c.data_on_device
-        fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"], alternate_flip=r["alternate_flip"])
+        fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"], mean=c.normalize_mean,
+                                   std=c.normalize_std, alternate_flip=r["alternate_flip"])
         self._model_config, self._fit_config = model, fit
         self._impl = _core.ImageTrainer(model, fit)
         self._group = group
@@ -62,30 +65,40 @@ class Trainer:
         """How the last fit ran its steps: "on: captured ...", "off: <why>" or "failed, eager: <error>"."""
         return self._impl.cuda_graphs
 
+    def core_settings(self) -> dict:
+        """Every value the C++ model and loop received (what the run used)."""
+        fit = core_fields(self._fit_config)
+        fit["augment"] = core_fields(fit["augment"])
+        return {"model": core_fields(self._model_config), "fit": fit}
+
     def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
             recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
             profiler=None) -> list[dict]:
-        train, test = data.train, data.test
-        return run_fit(self, "cifar10",
-                       lambda eh, sh, every: self._impl.fit(train.images, train.labels, test.images,
-                                                            test.labels, eh, sh, every),
-                       total_epochs=self._fit_config.epochs, on_epoch=on_epoch, progress=progress,
-                       recorder=recorder, checkpoint=checkpoint, resume=resume,
+        train, val = data.train, data.val
+        return run_fit(self, "cifar10", self._impl,
+                       lambda eh, sh, every: self._impl.fit(train.images, train.labels, val.images, val.labels,
+                                                            eh, sh, every),
+                       total_epochs=self._fit_config.epochs, dataset=data.fingerprint, on_epoch=on_epoch,
+                       progress=progress, recorder=recorder, checkpoint=checkpoint, resume=resume,
                        preempt_exit_code=preempt_exit_code, profiler=profiler,
                        postfix=lambda d: dict(loss=f"{d['train_loss']:.3f}", acc=f"{d.get('val_accuracy', 0):.3f}",
                                               rate=f"{d['samples_per_sec']:.0f}/s"))
 
     def evaluate(self, split: ImageSet) -> dict:
-        """Top-1 accuracy (with flip TTA if configured), loss, per-class accuracy, confusion matrix."""
+        """Top-1 accuracy (with the configured test-time augmentation), loss,
+        per-class accuracy, confusion matrix and the predicted classes."""
         m = self._impl.evaluate(split.images, split.labels)
         confusion = m["confusion"]
         per_class = (confusion.diag().double() / confusion.sum(1).clamp_min(1).double()).tolist()
         return {"samples": m["samples"], "accuracy": m["accuracy"], "loss": m["loss"],
                 "per_class_accuracy": dict(zip(CLASSES, per_class)), "confusion": confusion.tolist(),
-                "predicted": m["predicted"]}
+                "predicted": m["predicted"].tolist()}
 
-    def predict_proba(self, images: torch.Tensor) -> torch.Tensor:
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities, float32 [N, 10]."""
         return self._impl.predict_proba(images)
+
+    predict_proba = predict
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self._impl.state_dict())
@@ -94,17 +107,16 @@ class Trainer:
         self._impl.load_state_dict(state)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Weights and configuration in one file for ``load_model``, written atomically."""
-        return atomic_torch_save({"state_dict": self.state_dict(), "config": self.config.as_dict(),
-                                  "workload": "cifar10"}, path)
+        """Weights and settings in one file for ``load_model``, written atomically."""
+        return save_torch({"state_dict": self.state_dict(), "config": self.config.as_dict(), "workload": "cifar10"},
+                          path)
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> Trainer:
-    """A Trainer holding the weights saved by ``Trainer.save``."""
+    """A Trainer holding the weights ``Trainer.save`` wrote."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    fields = {k: v for k, v in ckpt["config"].items() if k in Cifar10Config.__dataclass_fields__}
-    fields["widths"] = tuple(fields["widths"])
-    fields["device"] = device
-    trainer = Trainer(Cifar10Config(**fields))
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()
+              if k in Cifar10Config.names()}
+    trainer = Trainer(Cifar10Config(**{**fields, "device": device}))
     trainer.load_state_dict(ckpt["state_dict"])
     return trainer

@@ -12,15 +12,15 @@ import json
 import lzma
 import os
 import shutil
-import tarfile
 import tempfile
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nairrcore.data.fingerprint import sha256_file
 from nairrcore.errors import ConfigError, DataError
+from nairrcore.files import extract_archive, write_text
+from nairrcore.progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,11 @@ def fetch(name: str, dest: str | os.PathLike | None = None, source: str | os.Pat
     """Return a folder holding data set ``name`` ("weather" or "cifar10") ready to read.
 
     ``source`` may be the publisher's archive, an extracted folder, or (CIFAR-10)
-    a folder of ``*.bin.xz`` files. Without it the official archive is
-    downloaded. The prepared copy lives in ``dest`` (default: ``cache_dir()/name``);
-    a folder source that is already prepared is used where it is.
+    a folder of ``*.bin.xz`` files. The prepared copy lives in ``dest``
+    (default: ``cache_dir()/name``); a folder source that is already prepared
+    is used where it is. Without ``source``, a copy prepared earlier (from any
+    source) is used when its checksums verify, else the official archive is
+    downloaded.
     """
     if name not in DATASETS:
         raise ConfigError(f"fetch: unknown data set '{name}', expected one of {sorted(DATASETS)}")
@@ -104,33 +106,35 @@ def fetch(name: str, dest: str | os.PathLike | None = None, source: str | os.Pat
     prepared = dest / "prepared"
     if not force and prepared.exists():
         try:
-            if json.loads((dest / _STAMP).read_text()) == stamp_key:
-                found = _find_marker(prepared, spec.marker)
-                if found is not None:
-                    return found
+            stamp = json.loads((dest / _STAMP).read_text())
         except (OSError, ValueError):
-            pass
+            stamp = None
+        found = _find_marker(prepared, spec.marker) if stamp is not None else None
+        if found is not None and (stamp == stamp_key or source is None):
+            _verify(found, spec, strict=verify and stamp != stamp_key)
+            return found
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix=".partial-") as tmp:
         tmp = Path(tmp)
-        if source is None:
-            archive = _download(spec, tmp)
-        else:
-            archive = source
+        archive = _download(spec, tmp) if source is None else source
+        label = spec.url if source is None else str(archive)  # the temporary copy is gone when the error is read
         out = tmp / "prepared"
         out.mkdir()
-        if archive.is_dir():
-            _decompress_xz_folder(archive, out)
-        else:
-            _extract(archive, out)
+        try:
+            if archive.is_dir():
+                _decompress_xz_folder(archive, out)
+            else:
+                extract_archive(archive, out)
+        except DataError as exc:
+            raise DataError(str(exc).replace(str(archive), label)) from exc
         found = _find_marker(out, spec.marker)
         if found is None:
-            raise DataError(f"{archive}: does not contain {spec.marker}; not the {name} data set")
+            raise DataError(f"{label}: does not contain {spec.marker}; not the {name} data set")
         _verify(found, spec, strict=verify)
         if prepared.exists():
             shutil.rmtree(prepared)
         os.replace(out, prepared)
-        _atomic_write(dest / _STAMP, json.dumps(stamp_key))
+        write_text(dest / _STAMP, json.dumps(stamp_key))
     return _find_marker(prepared, spec.marker)
 
 
@@ -162,13 +166,11 @@ def _verify(folder: Path, spec: DatasetSource, strict: bool) -> None:
 
 
 def _download(spec: DatasetSource, tmp: Path) -> Path:
-    from tqdm.auto import tqdm
-
     target = tmp / Path(spec.url).name
     md5 = hashlib.md5()
     with urllib.request.urlopen(spec.url) as response, open(target, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=f"fetch {spec.name}") as bar:
+        with progress_bar(total=total, unit="B", unit_scale=True, desc=f"fetch {spec.name}") as bar:
             for block in iter(lambda: response.read(1 << 20), b""):
                 out.write(block)
                 md5.update(block)
@@ -176,26 +178,6 @@ def _download(spec: DatasetSource, tmp: Path) -> Path:
     if spec.download_md5 and md5.hexdigest() != spec.download_md5:
         raise DataError(f"{spec.url}: md5 {md5.hexdigest()} does not match the published {spec.download_md5}")
     return target
-
-
-def _extract(archive: Path, out: Path) -> None:
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as z:
-                z.extractall(out)
-            # figshare bundles may nest one zip per file set
-            for inner in list(out.rglob("*.zip")):
-                with zipfile.ZipFile(inner) as z:
-                    z.extractall(inner.parent)
-                inner.unlink()
-            return
-        with tarfile.open(archive) as t:
-            if hasattr(tarfile, "data_filter"):
-                t.extractall(out, filter="data")
-            else:  # Python < 3.11.4
-                t.extractall(out)
-    except (tarfile.TarError, zipfile.BadZipFile, lzma.LZMAError, EOFError, OSError) as exc:
-        raise DataError(f"{archive}: cannot extract archive ({type(exc).__name__}: {exc})") from exc
 
 
 def _decompress_xz_folder(folder: Path, out: Path) -> None:
@@ -211,9 +193,3 @@ def _decompress_xz_folder(folder: Path, out: Path) -> None:
     for other in folder.iterdir():
         if other.is_file() and other.suffix != ".xz":
             shutil.copy2(other, out / other.name)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -1,8 +1,10 @@
-"""Loading the 210-city data set into feature tensors (built by the C++ core)."""
+"""The 210-city weather data set read into feature tensors (the C++ core
+parses the files and builds features, targets, splits and scaling)."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,8 +14,12 @@ from pathlib import Path
 import torch
 
 from nairrcore._native import core as _core
-from nairrcore.data import fetch, fingerprint_files
+from nairrcore.data.fetch import DATASETS, fetch
+from nairrcore.data.fingerprint import fingerprint_blobs, fingerprint_files
 from nairrcore.errors import ConfigError, DataError
+from nairrcore.files import archive_members
+
+TARGETS = ("tmax", "tmin", "prcp")
 
 _EPOCH = _dt.date(1970, 1, 1)
 
@@ -25,12 +31,15 @@ def _days(date: str | _dt.date) -> int:
 
 @dataclass(frozen=True)
 class Split:
-    """Rows of one split, city by city (sorted ID), then by date."""
+    """Rows of one split, city by city (sorted ID), then by date. It carries
+    the city list, so a split can be evaluated per city on its own."""
 
     x: torch.Tensor     # [n, F] float32, standardised with train statistics
     y: torch.Tensor     # [n, 3] float32, next-day tmax (°F), tmin (°F), prcp (in)
-    city: torch.Tensor  # [n] int64, index into ForecastData.cities
+    city: torch.Tensor  # [n] int64, index into cities
     day: torch.Tensor   # [n] int32, days since 1970-01-01 of the feature row
+    cities: tuple[dict, ...] = ()
+    targets: tuple[str, ...] = TARGETS
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -53,7 +62,7 @@ class ForecastData:
     usable_rows: list[int]
     prep_seconds: float
     source: str
-    targets: tuple[str, ...] = ("tmax", "tmin", "prcp")
+    targets: tuple[str, ...] = TARGETS
     read_bytes: int = 0        # in-memory reads: bytes decompressed from the archive
     read_seconds: float = 0.0
     _fingerprint: dict | None = field(default=None, repr=False)
@@ -73,10 +82,23 @@ class ForecastData:
         )
         return fp
 
+    def model_info(self) -> dict:
+        """What a saved model needs to be used on new rows: feature names, scaler, targets."""
+        return {"feature_names": self.feature_names, "mean": self.mean, "scale": self.scale,
+                "targets": list(self.targets)}
+
+    def cities_without_rows(self, split: str) -> list[str]:
+        """Names of the cities with no usable row in a split (a gap in their
+        series, or records that end before it): per-city metrics skip them."""
+        present = set(getattr(self, split).city.unique().tolist())
+        return [c["name"] for i, c in enumerate(self.cities) if i not in present]
+
     def summary(self) -> dict:
+        missing = {s: names for s in ("train", "val", "test") if (names := self.cities_without_rows(s))}
         return {
             "source": self.source,
             "cities": len(self.cities),
+            **({"cities_without_rows": missing} if missing else {}),
             "features": self.num_features,
             "rows": {"train": len(self.train), "val": len(self.val), "test": len(self.test)},
             "prep_seconds": round(self.prep_seconds, 3),
@@ -111,6 +133,8 @@ def load(path: str | os.PathLike | None = None, *, cities: int | list[str] | tup
 
 def _city_selection(cities) -> tuple[list[str], int]:
     if isinstance(cities, int):
+        if not 0 <= cities <= 210:
+            raise ConfigError(f"cities: expected a count of 0..210 (0: all) or a list of city IDs, got {cities}")
         return [], cities
     if not list(cities):
         raise ConfigError("cities: expected a count or a non-empty list of city IDs")
@@ -127,10 +151,10 @@ def _feature_spec(lags, windows, train_end, val_end) -> "_core.FeatureSpec":
 
 
 def _data(raw, prep: float, source: str, **extra) -> ForecastData:
-    split = lambda s: Split(s.x, s.y, s.city, s.day)  # noqa: E731
+    cities = [{"id": c.id, "name": c.name, "lat": c.lat, "lon": c.lon} for c in raw.cities]
+    split = lambda s: Split(s.x, s.y, s.city, s.day, tuple(cities))  # noqa: E731
     return ForecastData(
-        train=split(raw.train), val=split(raw.val), test=split(raw.test),
-        cities=[{"id": c.id, "name": c.name, "lat": c.lat, "lon": c.lon} for c in raw.cities],
+        train=split(raw.train), val=split(raw.val), test=split(raw.test), cities=cities,
         feature_names=list(raw.feature_names), mean=raw.mean, scale=raw.scale,
         files=list(raw.files), raw_rows=list(raw.raw_rows), usable_rows=list(raw.usable_rows),
         prep_seconds=prep, source=source, **extra,
@@ -139,22 +163,8 @@ def _data(raw, prep: float, source: str, **extra) -> ForecastData:
 
 def _load_archive(archive: Path, cities, lags, windows, train_end, val_end, threads, verify) -> ForecastData:
     """Features straight from the published archive's members, held in memory."""
-    import hashlib
-    import tarfile
-
-    from nairrcore.data.fetch import DATASETS
-    from nairrcore.data.fingerprint import fingerprint_blobs
-
     t0 = time.perf_counter()
-    contents: dict[str, bytes] = {}
-    try:
-        with tarfile.open(archive) as tar:
-            for member in tar:
-                name = Path(member.name).name
-                if member.isfile() and name.endswith(".csv"):
-                    contents[name] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"{archive}: cannot read archive ({type(exc).__name__}: {exc})") from exc
+    contents = archive_members(archive, lambda name: name.endswith(".csv"))
     if "city_info.csv" not in contents:
         raise DataError(f"{archive}: has no city_info.csv; not the weather data set")
     expected = DATASETS["weather"].content_sha256["city_info.csv"]
@@ -171,4 +181,4 @@ def _load_archive(archive: Path, cities, lags, windows, train_end, val_end, thre
                  read_seconds=read_sec, _fingerprint=fp)
 
 
-__all__ = ["DataError", "ForecastData", "Split", "load"]
+__all__ = ["ForecastData", "Split", "TARGETS", "load"]

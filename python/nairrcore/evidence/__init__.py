@@ -1,7 +1,7 @@
-"""Evidence of a run: what ran, where, how fast, and what it scored."""
+"""Evidence of a run, written while it runs and checked afterwards: the
+recorder, telemetry, the environment snapshot and the validator."""
 
-from nairrcore.evidence.platforms import check_platform, load_platforms, run_cost
-from nairrcore.evidence.recorder import RunRecorder
+from nairrcore.evidence.recorder import RunRecorder, outputs_root
 from nairrcore.evidence.validate import validate_run
 
-__all__ = ["RunRecorder", "check_platform", "load_platforms", "run_cost", "validate_run"]
+__all__ = ["RunRecorder", "outputs_root", "validate_run"]

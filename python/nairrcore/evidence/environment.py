@@ -10,7 +10,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-from nairrcore.evidence.files import write_json, write_text
+import torch
+
+from nairrcore.files import write_json, write_text
 
 SCHEDULER_VARS = ("SLURM_", "_CONDOR_", "CONDOR_", "PBS_", "LSB_")
 
@@ -50,8 +52,6 @@ def _cpu_isa() -> list[str]:
 def machine() -> dict:
     """What a measurement was taken on: CPU model and ISA, cores, memory, GPU,
     library versions. Every benchmark JSON and run folder carries it."""
-    import torch
-
     cuda = torch.cuda.is_available()
     return {
         "host": socket.gethostname(),

@@ -1,5 +1,7 @@
 """Checks a run folder against the evidence schema (versioned JSON Schemas in
-``evidence/schema``) and its MANIFEST.sha256."""
+``evidence/schema``, chosen by the run's schema_version) and its
+MANIFEST.sha256. Every problem becomes a line; nothing here raises on a bad
+folder."""
 
 from __future__ import annotations
 
@@ -11,12 +13,19 @@ from pathlib import Path
 import jsonschema
 
 SCHEMA_DIR = Path(__file__).with_name("schema")
+SCHEMA_VERSIONS = (1, 2)
 REQUIRED_FILES = ["run_summary.json", "run_metadata.json", "epoch_timing.csv", "test_metrics.json", "telemetry.csv",
                   "MANIFEST.sha256", "env/pip_freeze.txt", "env/system.json", "env/nvidia_smi.txt"]
+FINISHED = ("completed", "failed", "interrupted")
 
 
-def schema(name: str, version: int = 1) -> dict:
-    return json.loads((SCHEMA_DIR / f"{name}.v{version}.json").read_text())
+def schema(name: str, version: int = 2) -> dict:
+    """The schema of ``name`` at ``version`` (the newest one not above it)."""
+    for v in range(version, 0, -1):
+        path = SCHEMA_DIR / f"{name}.v{v}.json"
+        if path.is_file():
+            return json.loads(path.read_text())
+    raise FileNotFoundError(f"no schema {name} at or below v{version}")
 
 
 def _cell(text: str):
@@ -31,8 +40,23 @@ def _cell(text: str):
 
 
 def read_csv_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         return [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def read_json_object(path: Path) -> tuple[dict | None, str | None]:
+    """(the JSON object in ``path``, None) or (None, what is wrong with it)."""
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, f"{path.name}: not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"{path.name}: not valid JSON (line {exc.lineno}: {exc.msg})"
+    except OSError as exc:
+        return None, f"{path.name}: unreadable ({exc.strerror})"
+    if not isinstance(value, dict):
+        return None, f"{path.name}: expected a JSON object, found {type(value).__name__}"
+    return value, None
 
 
 def _errors(instance, sch: dict, label: str) -> list[str]:
@@ -42,27 +66,44 @@ def _errors(instance, sch: dict, label: str) -> list[str]:
 
 
 def validate_run(run_dir: str | Path) -> list[str]:
-    """Every problem found, as 'file: where: what'; empty when the run is valid.
-    A failed run needs only its summary (with the error), metadata and manifest."""
+    """Every problem found, as 'file: where: what'; empty when the run is
+    valid. A run that did not complete needs only its summary (with the
+    error), metadata and manifest; one still marked running did not finish."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return [f"{run_dir}: no such run folder"]
+    summary, problem = read_json_object(run_dir / "run_summary.json")
+    if summary is None:
+        return [f"{run_dir / 'run_summary.json'}: missing" if not (run_dir / "run_summary.json").exists()
+                else problem]
+    version = summary.get("schema_version")
+    if version not in SCHEMA_VERSIONS:
+        return [f"run_summary.json: schema_version {version!r} is not one of {list(SCHEMA_VERSIONS)}"]
+    status = summary.get("status")
     problems: list[str] = []
-    summary_path = run_dir / "run_summary.json"
-    if not summary_path.is_file():
-        return [f"{summary_path}: missing"]
-    summary = json.loads(summary_path.read_text())
-    completed = summary.get("status") == "completed"
+    if status == "running":
+        problems.append("run_summary.json: status is 'running': the run never finished (killed, or still going); "
+                        "its numbers are not evidence")
+    completed = status == "completed"
     required = REQUIRED_FILES if completed else ["run_summary.json", "run_metadata.json", "MANIFEST.sha256"]
+    if status == "running":
+        required = ["run_summary.json"]
     problems += [f"{run_dir / name}: missing" for name in required if not (run_dir / name).is_file()]
-    problems += _errors(summary, schema("run_summary"), "run_summary.json")
+    problems += _errors(summary, schema("run_summary", version), "run_summary.json")
     for name, sch in [("run_metadata.json", "run_metadata"), ("test_metrics.json", "test_metrics")]:
         if (run_dir / name).is_file():
-            problems += _errors(json.loads((run_dir / name).read_text()), schema(sch), name)
+            obj, problem = read_json_object(run_dir / name)
+            problems += [problem] if problem else _errors(obj, schema(sch, version), name)
     for name, sch in [("epoch_timing.csv", "epoch_timing_row"), ("telemetry.csv", "telemetry_row")]:
         if (run_dir / name).is_file():
-            rows = read_csv_rows(run_dir / name)
+            try:
+                rows = read_csv_rows(run_dir / name)
+            except (UnicodeDecodeError, csv.Error) as exc:
+                problems.append(f"{name}: unreadable ({exc})")
+                continue
             if completed and not rows:
                 problems.append(f"{name}: no rows")
-            row_schema = schema(sch)
+            row_schema = schema(sch, version)
             for i, row in enumerate(rows):
                 problems += _errors(row, row_schema, f"{name} row {i + 1}")
     if (run_dir / "MANIFEST.sha256").is_file():
@@ -71,11 +112,17 @@ def validate_run(run_dir: str | Path) -> list[str]:
 
 
 def _check_manifest(run_dir: Path) -> list[str]:
-    listed = {}
-    for line in (run_dir / "MANIFEST.sha256").read_text().splitlines():
-        digest, _, name = line.partition("  ")
+    try:
+        text = (run_dir / "MANIFEST.sha256").read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return ["MANIFEST.sha256: not UTF-8 text"]
+    listed, problems = {}, []
+    for number, line in enumerate(text.splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or not name:
+            problems.append(f"MANIFEST.sha256 line {number}: expected '<sha256>  <file>', got {line[:60]!r}")
+            continue
         listed[name] = digest
-    problems = []
     present = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*")
                if p.is_file() and p.name != "MANIFEST.sha256" and not p.name.startswith(".")}
     for name in sorted(present - set(listed)):

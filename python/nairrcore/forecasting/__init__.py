@@ -1,8 +1,10 @@
 """Workload 1: next-day weather forecasting over 210 U.S. cities."""
 
+from nairrcore.data.weather import ForecastData, Split, load
 from nairrcore.forecasting.config import ForecastConfig
-from nairrcore.forecasting.dataset import ForecastData, Split, load
-from nairrcore.forecasting.model import MLP, load_model
-from nairrcore.forecasting.trainer import Trainer
+from nairrcore.forecasting.model import MLP, load_torch_module
+from nairrcore.forecasting.trainer import Trainer, load_model
+from nairrcore.forecasting.workload import WORKLOAD
 
-__all__ = ["ForecastConfig", "ForecastData", "MLP", "Split", "Trainer", "load", "load_model"]
+__all__ = ["ForecastConfig", "ForecastData", "MLP", "Split", "Trainer", "WORKLOAD", "load", "load_model",
+           "load_torch_module"]

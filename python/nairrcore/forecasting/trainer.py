@@ -8,12 +8,12 @@ from typing import Callable
 
 import torch
 
-from nairrcore._config import enable_tf32
 from nairrcore._native import core as _core
-from nairrcore.checkpoint import atomic_torch_save
-from nairrcore.training import run_fit
+from nairrcore.data.weather import ForecastData, Split
+from nairrcore.files import save_torch
 from nairrcore.forecasting.config import ForecastConfig
-from nairrcore.forecasting.dataset import ForecastData, Split
+from nairrcore.settings import core_fields, enable_tf32
+from nairrcore.training.fit import run_fit
 
 EpochHook = Callable[[dict], None]
 
@@ -23,6 +23,7 @@ class Trainer:
 
     ``fit`` runs every epoch in C++ with the GIL released, calling ``on_epoch``
     with a dict per epoch (losses, train and validation seconds, samples/s).
+    ``inputs`` is the number of features (``data.num_features``).
     """
 
     def __init__(self, config: ForecastConfig | None = None, *, inputs: int = 37, group=None,
@@ -31,106 +32,130 @@ class Trainer:
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
+        c = self.config
         model = _core.MlpConfig()
-        model.inputs, model.width, model.depth = inputs, self.config.width, self.config.depth
-        model.outputs, model.dropout = 3, self.config.dropout
-        model.fused_blocks = self.config.fused_blocks
+        model.inputs, model.width, model.depth, model.outputs = inputs, c.width, c.depth, 3
+        model.dropout, model.norm_eps, model.fused_blocks = c.dropout, c.norm_eps, c.fused_blocks
         self._model_config = model
         self._impl: _core.ForecastTrainer | None = None
         self._group, self._bucket_mb = group, bucket_mb
+        self._model_info: dict | None = None
         self.history: list[dict] = []
 
-    def _fit_config(self, data: ForecastData | None) -> "_core.FitConfig":
+    def _fit_config(self) -> "_core.FitConfig":
         c = self.config
         fit = _core.FitConfig()
-        fit.epochs, fit.batch_size, fit.lr, fit.weight_decay = c.epochs, c.batch_size, c.lr, c.weight_decay
-        fit.seed, fit.device, fit.precision = c.seed, str(self.device), self.precision
-        fit.workers, fit.prefetch, fit.accumulate = c.workers, c.prefetch, c.accumulate
-        fit.cuda_graphs = c.cuda_graphs
-        fit.data_on_device = self._data_fits_on_device(data) if c.data_on_device is None else c.data_on_device
+        for key in ("epochs", "batch_size", "lr", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
+                    "smooth_l1_beta", "eval_batch_size", "seed", "workers", "prefetch", "accumulate", "cuda_graphs"):
+            setattr(fit, key, getattr(c, key))
+        fit.device, fit.precision = str(self.device), self.precision
+        fit.data_on_device = bool(c.data_on_device)  # None: decided by fit() once the data is known
         return fit
 
-    def _data_fits_on_device(self, data: ForecastData | None) -> bool:
-        if self.device.type != "cuda" or data is None:
+    def _data_fits_on_device(self, data: ForecastData) -> bool:
+        if self.device.type != "cuda":
             return False
         need = data.train.x.nbytes + data.train.y.nbytes
         free, _ = torch.cuda.mem_get_info(self.device)
         return need < 0.5 * free
 
-    def _ensure(self, data: ForecastData | None) -> "_core.ForecastTrainer":
+    def _ensure(self) -> "_core.ForecastTrainer":
         if self._impl is None:
-            self._impl = _core.ForecastTrainer(self._model_config, self._fit_config(data))
+            self._core_fit = self._fit_config()
+            self._impl = _core.ForecastTrainer(self._model_config, self._core_fit)
             if self._group is not None:
                 self._impl.set_data_parallel(self._group, self._bucket_mb)
         return self._impl
 
     @property
     def num_parameters(self) -> int:
-        return self._ensure(None).num_parameters
+        return self._ensure().num_parameters
 
     @property
     def cuda_graphs(self) -> str:
         """How the last fit ran its steps: "on: captured ...", "off: <why>" or "failed, eager: <error>"."""
-        return self._ensure(None).cuda_graphs
+        return self._ensure().cuda_graphs
+
+    def core_settings(self) -> dict:
+        """Every value the C++ model and loop received (what the run used)."""
+        self._ensure()
+        return {"model": core_fields(self._model_config), "fit": core_fields(self._core_fit)}
 
     def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False,
             recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
             profiler=None) -> list[dict]:
-        impl = self._ensure(data)
+        impl = self._ensure()
+        if self.config.data_on_device is None:
+            self._core_fit.data_on_device = self._data_fits_on_device(data)
+            impl.set_data_on_device(self._core_fit.data_on_device)
+        self._model_info = data.model_info()
         train, val = data.train, data.val
-        return run_fit(self, "forecasting",
+        return run_fit(self, "forecasting", impl,
                        lambda eh, sh, every: impl.fit(train.x, train.y, val.x, val.y, eh, sh, every),
-                       total_epochs=self.config.epochs, on_epoch=on_epoch, progress=progress, recorder=recorder,
-                       checkpoint=checkpoint, resume=resume, preempt_exit_code=preempt_exit_code,
-                       profiler=profiler,
+                       total_epochs=self.config.epochs, dataset=data.fingerprint, on_epoch=on_epoch,
+                       progress=progress, recorder=recorder, checkpoint=checkpoint, resume=resume,
+                       preempt_exit_code=preempt_exit_code, profiler=profiler,
                        postfix=lambda d: dict(train=f"{d['train_loss']:.4f}", val=f"{d['val_loss']:.4f}",
                                               rate=f"{d['samples_per_sec']:.0f}/s"))
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Next-day tmax, tmin (°F) and prcp (in) for standardised feature rows."""
-        return self._ensure(None).predict(x)
+        return self._ensure().predict(x)
 
     def loss(self, split: Split) -> float:
-        return self._ensure(None).loss(split.x, split.y)
+        return self._ensure().loss(split.x, split.y)
 
-    def evaluate(self, split: Split, data: ForecastData) -> dict:
-        """MAE and RMSE per target in original units, overall and per city."""
-        m = self._ensure(None).evaluate(split.x, split.y, split.city, len(data.cities))
-        targets = data.targets
-        per_city = []
-        for i, city in enumerate(data.cities):
+    def evaluate(self, split: Split) -> dict:
+        """MAE and RMSE per target in original units, overall and per city
+        (cities without a row in the split are listed, not averaged)."""
+        m = self._ensure().evaluate(split.x, split.y, split.city, len(split.cities))
+        targets = split.targets
+        per_city, missing = [], []
+        for i, city in enumerate(split.cities):
             n = int(m.city_count[i])
             if n == 0:
+                missing.append(city["name"])
                 continue
             row = {"id": city["id"], "name": city["name"], "rows": n}
             row.update({f"mae_{t}": float(m.city_mae[i, k]) for k, t in enumerate(targets)})
             row.update({f"rmse_{t}": float(m.city_rmse[i, k]) for k, t in enumerate(targets)})
             per_city.append(row)
-        return {
-            "rows": m.rows,
-            "mae": dict(zip(targets, m.mae)),
-            "rmse": dict(zip(targets, m.rmse)),
-            "per_city": per_city,
-        }
+        return {"rows": m.rows, "mae": dict(zip(targets, m.mae)), "rmse": dict(zip(targets, m.rmse)),
+                "per_city": per_city, "cities_without_rows": missing}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return dict(self._ensure(None).state_dict())
+        return dict(self._ensure().state_dict())
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self._ensure(None).load_state_dict(state)
+        self._ensure().load_state_dict(state)
 
     def save(self, path: str | os.PathLike, data: ForecastData | None = None) -> Path:
-        """Weights, model shape and scaler in one file loadable with ``load_model``;
-        written to a temporary file and renamed, so it is never half-written."""
+        """Weights, model shape, settings and (after a fit, or from ``data``)
+        the feature names and scaler, in one file for ``load_model``; written
+        atomically."""
         m = self._model_config
         ckpt = {
+            "workload": "forecasting",
             "state_dict": self.state_dict(),
             "model": {"inputs": m.inputs, "width": m.width, "depth": m.depth, "outputs": m.outputs,
-                      "dropout": m.dropout},
+                      "dropout": m.dropout, "norm_eps": m.norm_eps},
             "config": self.config.as_dict(),
             "precision": self.precision,
         }
-        if data is not None:
-            ckpt.update(feature_names=data.feature_names, mean=data.mean, scale=data.scale,
-                        targets=list(data.targets))
-        return atomic_torch_save(ckpt, path)
+        info = data.model_info() if data is not None else self._model_info
+        if info is not None:
+            ckpt.update(info)
+        return save_torch(ckpt, path)
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> Trainer:
+    """A Trainer holding the weights ``Trainer.save`` wrote (``model_info``:
+    its feature names and scaler, when saved)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in ckpt["config"].items()
+              if k in ForecastConfig.names()}
+    trainer = Trainer(ForecastConfig(**{**fields, "device": device}), inputs=ckpt["model"]["inputs"])
+    trainer.load_state_dict(ckpt["state_dict"])
+    if "feature_names" in ckpt:
+        trainer._model_info = {k: ckpt[k] for k in ("feature_names", "mean", "scale", "targets")}
+    return trainer

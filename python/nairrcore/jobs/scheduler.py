@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence.platforms import load_platforms
+from nairrcore.platforms import platform_profile
 
 
 @dataclass
@@ -35,10 +35,7 @@ class JobSpec:
 
 
 def _profile(spec: JobSpec) -> dict:
-    profiles = load_platforms()
-    if spec.platform not in profiles:
-        raise ConfigError(f"platform: unknown platform {spec.platform!r}, expected one of {sorted(profiles)}")
-    return profiles[spec.platform]
+    return platform_profile(spec.platform)
 
 
 def _run_command(spec: JobSpec, gpus: int) -> str:

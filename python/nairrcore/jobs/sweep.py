@@ -11,10 +11,11 @@ import random
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence.files import save_figure, write_csv, write_text
-from nairrcore.evidence.recorder import headline_metric
-
-LOWER_IS_BETTER = {"mae_tmax"}
+from nairrcore.execute import parse_params, run_notebook
+from nairrcore.files import save_figure, write_csv, write_text
+from nairrcore.jobs.scheduler import JobSpec, render
+from nairrcore.reports.compare import find_runs
+from nairrcore.workload import headline
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -62,8 +63,6 @@ def write_sweep(points: list[dict[str, str]], notebook: str, platform: str, out_
     scheduler's files: a Slurm job array, or an HTCondor submit file with
     ``queue params from params.txt`` plus a DAGMan file that runs the
     comparison once every point finished."""
-    from nairrcore.scheduler import JobSpec, render
-
     if not points:
         raise ConfigError("sweep: no parameter points")
     out = Path(out_dir)
@@ -82,7 +81,7 @@ def write_sweep(points: list[dict[str, str]], notebook: str, platform: str, out_
         files["compare"] = write_text(out / "compare.sub", "\n".join([
             "# runs after every sweep job: summarise the sweep's run folders",
             "universe = local", "executable = /usr/bin/env",
-            f"arguments = nairrcore sweep-summary {spec.out} --out {spec.out}/sweep-summary",
+            f"arguments = nairrcore jobs summary {spec.out} --out {spec.out}/sweep-summary",
             "output = compare.out", "error = compare.err", "log = compare.log", "queue", ""]))
     else:
         raise ConfigError(f"sweep scheduler: expected slurm or htcondor, got {scheduler!r}")
@@ -92,33 +91,38 @@ def write_sweep(points: list[dict[str, str]], notebook: str, platform: str, out_
 def run_local(points: list[dict[str, str]], notebook: str, platform: str, out: str | Path,
               fixed: list[str] = ()) -> list[Path]:
     """Every point in turn on this machine (each a normal run folder)."""
-    from nairrcore.runner import _parse_params, run_notebook
-
-    base = _parse_params(list(fixed))
+    base = parse_params(list(fixed))
     return [run_notebook(notebook, platform=platform, params={**base, **p}, out=out, quiet=True) for p in points]
 
 
-def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, metric: str | None = None) -> list[dict]:
-    """Runs ranked by their headline test metric (best first), with the swept
-    parameters (those that differ between runs), and a plot of the metric
-    against each of them."""
-    from nairrcore.evidence.compare import find_runs
-
+def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, metric: str | None = None,
+              lower_is_better: bool | None = None) -> list[dict]:
+    """Runs ranked by their headline test metric (best first), or by the
+    top-level ``metric`` of test_metrics.json (lower is better unless
+    ``lower_is_better`` says otherwise), with the swept parameters (those that
+    differ between runs), and a plot of the metric against each of them."""
     runs = [r for r in find_runs(run_paths) if r.summary.get("status") == "completed"]
     if not runs:
         raise ConfigError("sweep summary: no completed runs")
     params = [r.metadata.get("parameters", {}) for r in runs]
     swept = sorted(k for k in {k for p in params for k in p} if len({p.get(k) for p in params}) > 1)
-    rows = []
+    rows, lower = [], lower_is_better
     for r, p in zip(runs, params):
-        m = headline_metric(r.metrics)
-        if m is None:
-            continue
-        name = metric or m[0]
-        value = r.metrics.get(name, m[1]) if metric else m[1]
+        h = headline(r.metrics)
+        if metric is None or (h is not None and metric == h[0]):
+            if h is None:
+                continue
+            name, value = h[0], h[1]
+            lower = h[2] if lower_is_better is None else lower_is_better
+        else:
+            value = r.metrics.get(metric)
+            if not isinstance(value, (int, float)):
+                raise ConfigError(f"sweep summary: {r.path / 'test_metrics.json'} has no number {metric!r}")
+            name = metric
         rows.append({"run": r.path.name, "metric": name, "value": value, "wall_sec": r.summary.get("wall_sec"),
                      **{k: p.get(k) for k in swept}})
-    lower = rows and rows[0]["metric"] in LOWER_IS_BETTER
+    if lower is None:
+        lower = True
     rows.sort(key=lambda row: row["value"] if lower else -row["value"])
     for i, row in enumerate(rows):
         row["rank"] = i + 1
@@ -139,10 +143,10 @@ def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, me
 
 
 def _plot(rows: list[dict], swept: list[str], out: Path) -> None:
-    import matplotlib
+    import matplotlib  # plotting is an optional dependency (nairrcore[report])
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (optional, as above)
 
     for key in swept:
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -156,13 +160,3 @@ def _plot(rows: list[dict], swept: list[str], out: Path) -> None:
         fig.tight_layout()
         save_figure(fig, out / f"sweep_{key}.png")
         plt.close(fig)
-
-
-def ensemble_predictions(model_paths: list[str | Path], images):
-    """Mean class probabilities of saved CIFAR-10 models (an ensemble's prediction), a tensor."""
-    import torch
-
-    from nairrcore.cifar10 import load_model
-
-    probs = [load_model(p).predict_proba(images) for p in model_paths]
-    return torch.stack(probs).mean(0)

@@ -6,88 +6,20 @@ configuration or dataset differ from the baseline get no speedup."""
 
 from __future__ import annotations
 
-import json
 import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence.files import save_figure, write_csv, write_text
-from nairrcore.evidence.platforms import load_platforms, run_cost
-from nairrcore.evidence.recorder import headline_metric
-from nairrcore.evidence.validate import read_csv_rows
+from nairrcore.files import save_figure, write_csv, write_text
+from nairrcore.platforms import load_platforms, run_cost
+from nairrcore.reports.collect import find_runs
+from nairrcore.reports.runs import Run, completed, hardware_contradiction, load_run
+from nairrcore.workload import headline
 
-# Settings that choose how a platform runs the workload, not what the workload is.
-EXECUTION_SETTINGS = {"data", "device", "precision", "data_on_device", "workers", "prefetch", "threads",
-                      "channels_last", "cuda_graphs", "fused_blocks", "in_memory"}
-COLUMNS = ["workload", "platform", "runs", "accelerator", "epoch_sec", "epoch_sec_spread", "total_sec", "total_sec_spread",
-           "samples_per_sec", "mean_gpu_util_percent", "peak_host_rss_gb", "peak_gpu_mem_gb", "cost_per_run",
-           "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "comparable", "note"]
-
-
-@dataclass
-class Run:
-    path: Path
-    platform: str
-    workload: str
-    summary: dict
-    metadata: dict
-    epochs: list[dict]
-    metrics: dict
-    telemetry: list[dict] = field(default_factory=list)
-
-    @property
-    def hyperparameters(self) -> dict:
-        h = self.metadata.get("hyperparameters") or self.metadata.get("config", {}).get("config") or {}
-        return {k: v for k, v in h.items() if k not in EXECUTION_SETTINGS}
-
-    @property
-    def fingerprint(self) -> str | None:
-        dataset = self.metadata.get("dataset") or self.metadata.get("config", {}).get("dataset") or {}
-        return dataset.get("sha256")
-
-    @property
-    def epoch_sec(self) -> float | None:
-        times = [float(e["train_sec"]) for e in self.epochs if e.get("train_sec") is not None]
-        return statistics.fmean(times) if times else self.summary.get("mean_train_sec_per_epoch")
-
-    @property
-    def gpus(self) -> int | None:
-        return (self.metadata.get("gpu") or {}).get("count")
-
-
-def _load_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def load_run(path: str | Path) -> Run:
-    """A run folder; older reference runs without run_metadata.json take their
-    platform and workload from the outputs/<platform>/<workload>/<run_id> path."""
-    path = Path(path)
-    summary = _load_json(path / "run_summary.json")
-    if not summary:
-        raise ConfigError(f"{path}: not a run folder (no run_summary.json)")
-    meta = _load_json(path / "run_metadata.json")
-    platform = meta.get("platform") or summary.get("platform") or path.parent.parent.name
-    workload = meta.get("workload") or summary.get("workload") or path.parent.name
-    epochs = read_csv_rows(path / "epoch_timing.csv") if (path / "epoch_timing.csv").is_file() else []
-    telemetry = read_csv_rows(path / "telemetry.csv") if (path / "telemetry.csv").is_file() else []
-    return Run(path, platform, workload, summary, meta, epochs, _load_json(path / "test_metrics.json"), telemetry)
-
-
-def find_runs(paths: list[str | Path]) -> list[Run]:
-    """Run folders given directly or found anywhere below the given folders."""
-    runs = []
-    for p in map(Path, paths):
-        if (p / "run_summary.json").is_file():
-            runs.append(load_run(p))
-        elif p.is_dir():
-            runs += [load_run(s.parent) for s in sorted(p.rglob("run_summary.json"))]
-        else:
-            raise ConfigError(f"{p}: no such run folder")
-    if not runs:
-        raise ConfigError(f"no run folders found under {', '.join(map(str, paths))}")
-    return runs
+COLUMNS = ["workload", "platform", "runs", "hardware", "epoch_sec", "epoch_sec_spread", "total_sec",
+           "total_sec_spread", "samples_per_sec", "mean_gpu_util_percent", "peak_host_rss_gb", "peak_gpu_mem_gb",
+           "cost_per_run", "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "comparable",
+           "note"]
 
 
 def _median(values):
@@ -100,11 +32,14 @@ def _spread(values):
     return (min(values), max(values)) if len(values) > 1 else None
 
 
-def _comparable(run: Run, base: Run) -> str:
-    """'' when comparable, else why not."""
+def _comparable(run: Run, base: Run, profile: dict) -> str:
+    """'' when the run's speedup over ``base`` may be computed, else why not."""
     if run.workload != base.workload:
         return f"workload {run.workload} differs from the baseline's {base.workload}"
-    if run.fingerprint != base.fingerprint:
+    contradiction = hardware_contradiction(run, profile)
+    if contradiction:
+        return contradiction
+    if not run.legacy and run.fingerprint != base.fingerprint:
         return "dataset fingerprint differs from the baseline's"
     a, b = run.hyperparameters, base.hyperparameters
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
@@ -113,8 +48,9 @@ def _comparable(run: Run, base: Run) -> str:
 
 def compare(run_paths: list[str | Path], baseline: str, out_dir: str | Path | None = None,
             platforms_file: str | Path | None = None, plots: bool = True) -> list[dict]:
-    """One row per platform (median over its runs, spread as min-max). ``baseline``
-    is a platform name among the runs or a run folder."""
+    """One row per workload and platform (median over its runs, spread as
+    min-max). ``baseline`` is a platform name among the runs or a run
+    folder. Runs that did not complete are left out, each with a note."""
     runs = find_runs(run_paths)
     profiles = load_platforms(platforms_file)
     if Path(baseline).is_dir():
@@ -124,29 +60,34 @@ def compare(run_paths: list[str | Path], baseline: str, out_dir: str | Path | No
             runs.append(base_run)
     else:
         base_platform = baseline
-    by_workload: dict[str, dict[str, list[Run]]] = {}
+    runs, left_out = completed(runs)
+    # Runs of the legacy workflow are grouped, and compared, only among themselves.
+    by_kind: dict[tuple[str, bool], dict[str, list[Run]]] = {}
     for r in runs:
-        if r.summary.get("status", "completed") == "completed":
-            by_workload.setdefault(r.workload, {}).setdefault(r.platform, []).append(r)
-    if not any(base_platform in g for g in by_workload.values()):
+        by_kind.setdefault((r.workload, r.legacy), {}).setdefault(r.platform, []).append(r)
+    if not any(base_platform in g for g in by_kind.values()):
         raise ConfigError(f"baseline {baseline!r}: no completed run of that platform among "
-                          f"{sorted({p for g in by_workload.values() for p in g})}")
+                          f"{sorted({p for g in by_kind.values() for p in g})}"
+                          + ("; left out:\n  " + "\n  ".join(left_out) if left_out else ""))
     rows = []
-    for workload, groups in sorted(by_workload.items()):
-        rows += _workload_rows(workload, groups, base_platform, profiles)
+    for (workload, legacy), groups in sorted(by_kind.items()):
+        rows += _workload_rows(workload, groups, base_platform, profiles, legacy)
     groups: dict[str, list[Run]] = {}
     for r in runs:
-        groups.setdefault(f"{r.workload}/{r.platform}", []).append(r)
+        groups.setdefault(f"{r.workload}/{r.platform}" + (" (legacy)" if r.legacy else ""), []).append(r)
     if out_dir is not None:
         out = Path(out_dir)
         write_csv(out / "comparison.csv", COLUMNS, [_flat(r) for r in rows])
-        write_text(out / "comparison.md", markdown(rows, base_platform, profiles))
+        write_text(out / "comparison.md", markdown(rows, base_platform, profiles, left_out))
         if plots:
             _plots(rows, groups, out)
+    for row in rows:
+        row["left_out"] = left_out
     return rows
 
 
-def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: str, profiles: dict) -> list[dict]:
+def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: str, profiles: dict,
+                   legacy: bool = False) -> list[dict]:
     base_runs = groups.get(base_platform)
     base = base_runs[0] if base_runs else None
     base_total = _median(float(r.summary["wall_sec"]) for r in base_runs) if base_runs else None
@@ -157,18 +98,31 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             raise ConfigError(f"{members[0].path}: platform {platform!r} has no profile (add it with --platforms)")
         profile = profiles[platform]
         if base is None:
-            reasons = [f"no {base_platform} baseline run of {workload}"]
+            reasons = [f"no {base_platform} baseline run of {workload}"
+                       + (" from the legacy workflow" if legacy else "")]
         else:
-            reasons = sorted({why for r in members if (why := _comparable(r, base))})
+            reasons = sorted({why for r in members if (why := _comparable(r, base, profile))})
+        contradicted = any(hardware_contradiction(r, profile) for r in members)
         totals = [float(r.summary["wall_sec"]) for r in members]
         epochs = [r.epoch_sec for r in members]
-        costs = [run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
-        metric = [headline_metric(r.metrics) for r in members]
+        # Cost from the hardware the run recorded; none where it contradicts the profile.
+        per_gpu = profile["price"]["per"] == "gpu-hour"
+        costs = [None if contradicted or (per_gpu and not r.gpus)
+                 else run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
+        metric = [headline(r.metrics) for r in members]
         total, epoch = _median(totals), _median(epochs)
         ok = not reasons
+        notes = list(reasons)
+        if any(c is None for c in costs) and not contradicted:
+            notes.append("no GPU used: a per-GPU-hour price gives no cost")
+        if any(r.legacy for r in members):
+            notes.append("legacy workflow: configuration not verified; " + "; ".join(members[0].limitations))
+        for r in members:
+            notes += [f"{r.path.name}: {c}" for c in r.contradictions]
         rows.append({
-            "workload": workload, "platform": platform, "runs": len(members),
-            "accelerator": profile.get("accelerator"),
+            "workload": workload, "platform": platform + (" (legacy workflow)" if legacy else ""),
+            "runs": len(members),
+            "hardware": ", ".join(sorted({r.hardware for r in members})),
             "epoch_sec": epoch, "epoch_sec_spread": _spread(epochs), "total_sec": total,
             "total_sec_spread": _spread(totals),
             "samples_per_sec": _median(r.summary.get("train_samples_per_sec") for r in members),
@@ -179,7 +133,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             "speedup_total": base_total / total if ok and total else None,
             "speedup_epoch": base_epoch / epoch if ok and epoch and base_epoch else None,
             "metric": next((m[0] for m in metric if m), None),
-            "metric_value": _median(m[1] for m in metric if m), "comparable": ok, "note": "; ".join(reasons),
+            "metric_value": _median(m[1] for m in metric if m), "comparable": ok, "note": "; ".join(notes),
         })
     return rows
 
@@ -203,8 +157,9 @@ def _fmt(v, digits=3):
     return str(v)
 
 
-def markdown(rows: list[dict], baseline: str, profiles: dict) -> str:
-    head = ["workload", "platform", "runs", "accelerator", "time/epoch (s)", "total (s)", "samples/s", "GPU util (%)",
+def markdown(rows: list[dict], baseline: str, profiles: dict, left_out: list[str] = ()) -> str:
+    head = ["workload", "platform", "runs", "hardware (recorded)", "time/epoch (s)", "total (s)", "samples/s",
+            "GPU util (%)",
             "peak RSS (GB)", "peak GPU mem (GB)", "cost/run", "speedup (total)", "speedup (epoch)", "metric"]
     lines = [f"Baseline: **{baseline}**. Medians over runs; [min–max] where a platform has several runs. "
              "Speedup = baseline time / platform time; cost = price × hours (× GPUs for per-GPU-hour prices).", "",
@@ -213,7 +168,7 @@ def markdown(rows: list[dict], baseline: str, profiles: dict) -> str:
         def spread(v, s):
             return _fmt(v) + (f" [{s[0]:.3g}–{s[1]:.3g}]" if s else "")
         lines.append("| " + " | ".join([
-            r["workload"], r["platform"], str(r["runs"]), r["accelerator"] or "–", spread(r["epoch_sec"], r["epoch_sec_spread"]),
+            r["workload"], r["platform"], str(r["runs"]), r["hardware"] or "–", spread(r["epoch_sec"], r["epoch_sec_spread"]),
             spread(r["total_sec"], r["total_sec_spread"]), _fmt(r["samples_per_sec"]),
             _fmt(r["mean_gpu_util_percent"]), _fmt(r["peak_host_rss_gb"]), _fmt(r["peak_gpu_mem_gb"]),
             f"{_fmt(r['cost_per_run'])} {r['cost_currency']}",
@@ -222,9 +177,11 @@ def markdown(rows: list[dict], baseline: str, profiles: dict) -> str:
         ]) + " |")
     notes = [f"- {r['workload']} on {r['platform']}: {r['note']}" for r in rows if r["note"]]
     if notes:
-        lines += ["", "Not comparable with the baseline (no speedup computed):", *notes]
-    lines += ["", "Prices:"]
-    for name in sorted({r["platform"] for r in rows}):
+        lines += ["", "Notes (a platform without a speedup is not comparable with the baseline):", *notes]
+    if left_out:
+        lines += ["", "Left out (did not complete):", *[f"- {n}" for n in left_out]]
+    lines += ["", "Prices (hardware and GPU counts are what each run recorded, not the platform's name):"]
+    for name in sorted({r["platform"].removesuffix(" (legacy workflow)") for r in rows}):
         p = profiles[name]["price"]
         lines.append(f"- {name}: {p['amount']} {p['currency']} per {p['per']} — {p.get('source')}"
                      f" (as of {p.get('as_of') or 'n/a'})")
@@ -232,10 +189,10 @@ def markdown(rows: list[dict], baseline: str, profiles: dict) -> str:
 
 
 def _plots(rows: list[dict], groups: dict[str, list[Run]], out: Path) -> None:
-    import matplotlib
+    import matplotlib  # plotting is an optional dependency (nairrcore[report])
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # (optional, as above)
 
     names = [f"{r['workload']}\n{r['platform']}" for r in rows]
 

@@ -7,8 +7,9 @@ import statistics
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.evidence.compare import find_runs
-from nairrcore.evidence.platforms import load_platforms
+from nairrcore.platforms import load_platforms, run_cost
+from nairrcore.reports.collect import find_runs
+from nairrcore.reports.runs import completed, hardware_contradiction
 
 
 def plan(run_paths: list[str | Path], runs: int, epochs: int, platforms_file: str | Path | None = None) -> list[dict]:
@@ -19,31 +20,39 @@ def plan(run_paths: list[str | Path], runs: int, epochs: int, platforms_file: st
     if runs < 1 or epochs < 1:
         raise ConfigError("plan: --runs and --epochs must be >= 1")
     profiles = load_platforms(platforms_file)
-    groups: dict[tuple[str, str], list] = {}
-    for r in find_runs(run_paths):
-        if r.summary.get("status") == "completed" and r.epochs:
-            groups.setdefault((r.workload, r.platform), []).append(r)
+    measured, left_out = completed(find_runs(run_paths))
+    groups: dict[tuple[str, str, bool], list] = {}
+    for r in measured:
+        if r.epochs:
+            groups.setdefault((r.workload, r.platform, r.legacy), []).append(r)
     rows = []
-    for (workload, platform), members in sorted(groups.items()):
+    for (workload, platform, legacy), members in sorted(groups.items()):
         profile = profiles.get(platform)
         if profile is None:
             raise ConfigError(f"plan: platform {platform!r} has no profile (add it with --platforms)")
+        contradictions = sorted({c for r in members if (c := hardware_contradiction(r, profile))})
+        if contradictions:
+            raise ConfigError(f"plan: {platform} runs cannot price that platform: {'; '.join(contradictions)}")
         per_epoch = statistics.median(
             statistics.fmean(float(e["epoch_sec"]) for e in r.epochs) for r in members)
         fixed = statistics.median(
             max(0.0, float(r.summary["wall_sec"]) - sum(float(e["epoch_sec"]) for e in r.epochs)) for r in members)
         hours = (fixed + epochs * per_epoch) / 3600.0
-        gpus = max(int((members[0].metadata.get("gpu") or {}).get("count") or profile.get("gpus", 0)), 1)
+        gpus = members[0].gpus
         price = profile["price"]
-        unit_hours = hours * (gpus if price["per"] == "gpu-hour" else 1)
+        unit_hours = hours * (max(gpus or profile.get("gpus", 1), 1) if price["per"] == "gpu-hour" else 1)
+        cost = run_cost(profile, hours * 3600.0, gpus)
         rows.append({
-            "workload": workload, "platform": platform, "accelerator": profile.get("accelerator"),
+            "workload": workload, "platform": platform + (" (legacy workflow)" if legacy else ""),
+            "accelerator": profile.get("accelerator"),
             "measured_runs": len(members), "measured_epochs": [len(r.epochs) for r in members],
             "sec_per_epoch": per_epoch, "fixed_sec": fixed, "hours_per_run": hours,
             "campaign_runs": runs, "campaign_epochs": epochs,
             "campaign_units": runs * unit_hours, "unit": price["per"],
-            "campaign_cost": runs * unit_hours * price["amount"], "currency": price["currency"],
+            "campaign_cost": runs * cost, "currency": price["currency"],
             "price_source": price.get("source"), "runs_used": [str(r.path) for r in members],
+            "hardware": sorted({r.hardware for r in members}), "left_out": left_out,
+            "limitations": sorted({x for r in members for x in r.limitations}),
         })
     if not rows:
         raise ConfigError("plan: no completed runs with epoch timings found")
@@ -51,12 +60,12 @@ def plan(run_paths: list[str | Path], runs: int, epochs: int, platforms_file: st
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["workload", "platform", "accelerator", "s/epoch (measured)", "fixed s", "h/run", "campaign",
+    head = ["workload", "platform", "hardware (recorded)", "s/epoch (measured)", "fixed s", "h/run", "campaign",
             "cost"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
-            r["workload"], r["platform"], r["accelerator"] or "–", f"{r['sec_per_epoch']:.3g}",
+            r["workload"], r["platform"], ", ".join(r["hardware"]) or "–", f"{r['sec_per_epoch']:.3g}",
             f"{r['fixed_sec']:.3g}", f"{r['hours_per_run']:.3g}",
             f"{r['campaign_units']:.3g} {r['unit']}s", f"{r['campaign_cost']:.3g} {r['currency']}"]) + " |")
     r0 = rows[0]
@@ -64,5 +73,8 @@ def markdown(rows: list[dict]) -> str:
                   "(train + validation) and fixed time (wall minus epochs) are medians of the measured runs:"]
     for r in rows:
         lines.append(f"- {r['workload']} on {r['platform']}: {r['measured_runs']} run(s) "
-                     f"({', '.join(Path(p).name for p in r['runs_used'])}); price: {r['price_source']}")
+                     f"({', '.join(Path(p).name for p in r['runs_used'])}); price: {r['price_source']}"
+                     + (f"; limitations: {'; '.join(r['limitations'])}" if r["limitations"] else ""))
+    if r0["left_out"]:
+        lines += ["", "Left out (did not complete):", *[f"- {n}" for n in r0["left_out"]]]
     return "\n".join(lines) + "\n"

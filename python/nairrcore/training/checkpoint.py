@@ -15,15 +15,10 @@ from pathlib import Path
 
 import torch
 
-from nairrcore.evidence.files import write_bytes
+from nairrcore.errors import ConfigError
+from nairrcore.files import write_bytes
 
 _NAME = re.compile(r"^ckpt-(\d{9})\.pt$")
-
-
-def atomic_torch_save(obj, path: str | os.PathLike) -> Path:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return write_bytes(path, buf.getvalue(), fsync=True)
 
 
 class CheckpointManager:
@@ -32,8 +27,6 @@ class CheckpointManager:
     def __init__(self, directory: str | os.PathLike, keep: int = 3, every_steps: int = 0,
                  every_seconds: float = 0.0) -> None:
         if keep < 1:
-            from nairrcore.errors import ConfigError
-
             raise ConfigError(f"checkpoint keep: expected >= 1, got {keep}")
         self.directory = Path(directory)
         self.keep, self.every_steps, self.every_seconds = keep, every_steps, every_seconds
@@ -79,12 +72,23 @@ class CheckpointManager:
         for path in self.checkpoints():
             sidecar = path.with_suffix(".pt.sha256")
             data = path.read_bytes()
-            expected = sidecar.read_text().split()[0] if sidecar.is_file() else None
+            try:
+                expected = sidecar.read_text(encoding="ascii").split()[0] if sidecar.is_file() else None
+            except (IndexError, UnicodeDecodeError, OSError):
+                expected = "unreadable"
             if expected != hashlib.sha256(data).hexdigest():
                 warnings.warn(f"{path}: checksum {'missing' if expected is None else 'mismatch'}; "
                               "skipping this checkpoint (partial or corrupt)", stacklevel=2)
                 continue
-            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False), path
+            try:
+                state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+            except Exception as exc:  # noqa: BLE001 - torch.load raises many kinds on bad bytes
+                warnings.warn(f"{path}: unreadable ({type(exc).__name__}); skipping this checkpoint", stacklevel=2)
+                continue
+            if not isinstance(state, dict):
+                warnings.warn(f"{path}: not a nairrcore checkpoint; skipping it", stacklevel=2)
+                continue
+            return state, path
         return None
 
 

@@ -1,17 +1,54 @@
-"""What the workloads' trainers share."""
+"""What every trainer's ``fit`` shares around its loop: resuming from a
+checkpoint (refused when the settings or the data differ), the progress bar,
+the recorder's phase marks, epoch hooks, checkpoints, preemption, and
+stopping a run whose losses stopped being numbers.
+
+A loop is driven through a small protocol (``LoopHandle``): the C++ trainers
+and the Python-step ``ModelTrainer`` both provide it.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+import signal as _signal
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from nairrcore.errors import ConfigError
+from nairrcore.progress import progress_bar
+from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
+from nairrcore.training.profiler import StepProfiler
+
+# Settings that say how a run executes, not what it trains: they may differ on resume.
+EXECUTION_SETTINGS = frozenset({"data", "device", "data_on_device", "workers", "prefetch", "threads", "in_memory",
+                                "cuda_graphs", "fused_blocks", "channels_last", "eval_batch_size"})
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or validation loss stopped being a finite number."""
+
+
+class LoopHandle(Protocol):
+    """What run_fit needs from a training loop."""
+
+    epochs_done: int
+    next_batch: int
+
+    def save_state(self) -> bytes: ...
+    def load_state(self, blob: bytes) -> None: ...
 
 
 def epoch_dict(s) -> dict:
-    """One epoch's statistics from a C++ loop as a plain dict."""
+    """One epoch's statistics from a loop as a plain dict."""
     d = {
         "epoch": s.epoch, "train_loss": s.train_loss, "val_loss": s.val_loss,
         "train_sec": s.train_sec, "val_sec": s.val_sec, "epoch_sec": s.train_sec + s.val_sec,
         "train_samples": s.train_samples, "samples_per_sec": s.samples_per_sec,
         "data_wait_sec": s.data_wait_sec, "loss_scale": s.loss_scale, "skipped_steps": s.skipped_steps,
+        "nonfinite_losses": s.nonfinite_losses, "val_samples": s.val_samples,
     }
     if s.val_accuracy == s.val_accuracy:  # not NaN
         d["val_accuracy"] = s.val_accuracy
@@ -20,63 +57,103 @@ def epoch_dict(s) -> dict:
     return d
 
 
+def check_finite(d: dict, precision: str) -> None:
+    """TrainingDiverged unless the epoch's losses are numbers. With fp16 loss
+    scaling a step whose loss is inf/NaN is skipped and left out of the
+    epoch's loss, so there only a non-finite validation loss (or no finite
+    batch at all) counts."""
+    problems = []
+    if d.get("nonfinite_losses") and precision != "fp16":
+        problems.append(f"{d['nonfinite_losses']} batch(es) had an inf/NaN loss")
+    if not math.isfinite(d.get("train_loss", 0.0)):
+        problems.append(f"train_loss is {d['train_loss']}")
+    if d.get("val_samples") and not math.isfinite(d.get("val_loss", 0.0)):
+        problems.append(f"val_loss is {d['val_loss']}")
+    if problems:
+        raise TrainingDiverged(f"training diverged in epoch {d['epoch']}: {'; '.join(problems)}; "
+                               "the run is stopped (lower the learning rate, or on a GPU use fp16 loss scaling)")
+
+
 def recorder_hooks(recorder, start_epoch: int):
     """Epoch and step hooks that mark the recorder's telemetry phases
-    (train_epoch_N while training, validation_epoch_N while evaluating) and
-    time the first step; (None, None) without a recorder."""
+    (train_epoch_N while training, validation_epoch_N while evaluating,
+    between_epochs otherwise) and time the first step; (None, None) without
+    a recorder."""
     if recorder is None:
         return None, None
     recorder.mark(f"train_epoch_{start_epoch}")
 
     def on_step(epoch: int, batch: int, batches: int) -> None:
         if batch == 1:
+            recorder.mark(f"train_epoch_{epoch}")
             recorder.step()
         if batch == batches:
             recorder.mark(f"validation_epoch_{epoch}")
 
     def on_epoch(stats: dict) -> None:
         recorder.epoch(stats)
-        recorder.mark(f"train_epoch_{stats['epoch'] + 1}")
+        recorder.mark("between_epochs")
 
     return on_epoch, on_step
 
 
+def options_from_env(run_dir: str | os.PathLike, workload: str, environ=os.environ) -> dict:
+    """Checkpoint and profiler options from the environment ``nairrcore run``
+    and the generated batch jobs set: checkpoints in $NAIRRCORE_CHECKPOINT_DIR
+    (kept across restarts of a job, unlike the run folder) every
+    $NAIRRCORE_CHECKPOINT_MINUTES, resumed from automatically, and a profile
+    of $NAIRRCORE_PROFILE_STEPS training steps into <run>/profile/."""
+    options = {}
+    directory = environ.get("NAIRRCORE_CHECKPOINT_DIR")
+    if directory:
+        every = float(environ.get("NAIRRCORE_CHECKPOINT_MINUTES", "10"))
+        options.update(checkpoint=CheckpointManager(Path(directory) / workload, every_seconds=60 * every),
+                       resume="auto")
+    steps = int(environ.get("NAIRRCORE_PROFILE_STEPS", "0") or 0)
+    if steps > 0:
+        options["profiler"] = StepProfiler(Path(run_dir) / "profile", steps=steps)
+    return options
+
+
+def _settings_diff(saved: dict, current: dict) -> list[str]:
+    keys = (set(saved) | set(current)) - EXECUTION_SETTINGS
+    return sorted(k for k in keys if saved.get(k) != current.get(k))
+
+
 class CheckpointedFit:
-    """Wraps a trainer's C++ fit with checkpoints and preemption handling.
+    """Wraps a trainer's loop with checkpoints and preemption handling.
 
     ``checkpoint``: a CheckpointManager (None: no checkpoints). ``resume="auto"``
-    restores the newest good checkpoint first. On SIGTERM/SIGUSR1 the current
-    step finishes, a checkpoint is written and ``Preempted`` is raised (its
-    ``exit_code`` tells the caller what to exit with, 85 by default).
+    restores the newest good checkpoint first, after checking it was written
+    by a run of the same workload, settings and data; ``"never"`` starts
+    afresh. On SIGTERM/SIGUSR1 the current step finishes, a checkpoint is
+    written and ``Preempted`` is raised (its ``exit_code`` tells the caller
+    what to exit with, 85 by default).
     """
 
-    def __init__(self, trainer, workload: str, checkpoint=None, resume: str | None = None,
-                 recorder=None, exit_code: int = 85, profiler: "StepProfiler | None" = None) -> None:
+    def __init__(self, trainer, workload: str, loop: LoopHandle, dataset: dict | None, checkpoint=None,
+                 resume: str | None = None, recorder=None, exit_code: int = 85,
+                 profiler: StepProfiler | None = None) -> None:
         if resume not in (None, "auto", "never"):
-            from nairrcore.errors import ConfigError
-
             raise ConfigError(f"resume: expected 'auto' or 'never', got {resume!r}")
-        self.trainer, self.workload, self.checkpoint = trainer, workload, checkpoint
-        self.resume, self.recorder, self.exit_code = resume, recorder, exit_code
+        self.trainer, self.workload, self.loop, self.dataset = trainer, workload, loop, dataset
+        self.checkpoint, self.resume, self.recorder, self.exit_code = checkpoint, resume, recorder, exit_code
         self.profiler = profiler
         self.steps = 0
         self.resumed_from = None
-        self._position = (trainer._impl.epochs_done, trainer._impl.next_batch)
+        self._position = (loop.epochs_done, loop.next_batch)
 
     def payload(self) -> dict:
-        import torch
-
-        state = {"workload": self.workload, "core": self.trainer._impl.save_state(),
+        state = {"workload": self.workload, "core": self.loop.save_state(),
                  "rng_cpu": torch.get_rng_state(), "history": list(self.trainer.history),
                  "recorder_epochs": list(self.recorder.epochs) if self.recorder else None,
-                 "config": self.trainer.config.as_dict(), "steps": self.steps}
+                 "config": self.trainer.config.as_dict(), "dataset": (self.dataset or {}).get("sha256"),
+                 "steps": self.steps}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["rng_cuda"] = torch.cuda.get_rng_state_all()
         return state
 
     def restore(self) -> None:
-        import torch
-
         if self.checkpoint is None or self.resume != "auto":
             return
         found = self.checkpoint.latest()
@@ -84,10 +161,17 @@ class CheckpointedFit:
             return
         state, path = found
         if state.get("workload") != self.workload:
-            from nairrcore.errors import ConfigError
-
             raise ConfigError(f"{path}: a {state.get('workload')} checkpoint cannot resume {self.workload}")
-        self.trainer._impl.load_state(state["core"])
+        diff = _settings_diff(state.get("config") or {}, self.trainer.config.as_dict())
+        if diff:
+            saved, now = state.get("config") or {}, self.trainer.config.as_dict()
+            changes = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in diff)
+            raise ConfigError(f"{path}: written with other settings ({changes}); resume with the same settings, "
+                              "or start afresh (--resume never, or another checkpoint folder)")
+        if self.dataset is not None and state.get("dataset") not in (None, self.dataset.get("sha256")):
+            raise ConfigError(f"{path}: written for other data (dataset fingerprint {state.get('dataset')}, "
+                              f"now {self.dataset.get('sha256')}); start afresh with --resume never")
+        self.loop.load_state(state["core"])
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -97,7 +181,7 @@ class CheckpointedFit:
         self.steps = state["steps"]
         self.checkpoint.resumed_at(self.steps)
         self.resumed_from = path
-        self._position = (self.trainer._impl.epochs_done, self.trainer._impl.next_batch)
+        self._position = (self.loop.epochs_done, self.loop.next_batch)
 
     @property
     def _group(self):
@@ -112,11 +196,9 @@ class CheckpointedFit:
 
     def _stop_requested(self, signum) -> bool:
         """Data parallel: every rank stops after the same step, so a signal
-        seen by any rank counts for all (one tiny all-reduce per step)."""
+        seen by any rank counts for all (one tiny all-reduce per callback)."""
         if self._group is None or self._group.size == 1:
             return signum is not None
-        import torch
-
         flag = torch.tensor([0.0 if signum is None else 1.0], device=self.trainer.device)
         self._group.allreduce_sum_([flag])
         return bool(flag.item() > 0)
@@ -126,8 +208,8 @@ class CheckpointedFit:
         GIL, so on a GPU the loop calls back every 32 steps (and after every
         epoch's first and last), never waiting on the device in between; a
         profile or a checkpoint every N steps asks for finer calls."""
-        if self.profiler is not None or getattr(self.trainer, "device", None) is None \
-                or self.trainer.device.type != "cuda":
+        device = getattr(self.trainer, "device", None)
+        if self.profiler is not None or device is None or device.type != "cuda":
             return 1
         every = 32
         if self.checkpoint is not None and self.checkpoint.every_steps:
@@ -141,9 +223,7 @@ class CheckpointedFit:
         return batch - last_batch if epoch == last_epoch else batch
 
     def run(self, fit_call, epoch_hook, step_hook) -> None:
-        """``fit_call(epoch_hook, step_hook, callback_every)`` runs the C++ loop (after ``restore()``)."""
-        from nairrcore.checkpoint import Preempted, PreemptionGuard
-
+        """``fit_call(epoch_hook, step_hook, callback_every)`` runs the loop (after ``restore()``)."""
         with PreemptionGuard() as guard:
             def on_step(epoch: int, batch: int, batches: int) -> None:
                 if step_hook is not None:
@@ -152,8 +232,6 @@ class CheckpointedFit:
                     self.profiler.step()
                 self.steps += self._advance(epoch, batch)
                 if self._stop_requested(guard.signum):
-                    import signal as _signal
-
                     path = self.save()
                     raise Preempted(guard.signum or _signal.SIGTERM, path, self.exit_code)
                 if self.checkpoint is not None and self.checkpoint.due(self.steps):
@@ -167,69 +245,29 @@ class CheckpointedFit:
         self.save()
 
 
-class StepProfiler:
-    """torch.profiler over a few training steps of the C++ loop (its
-    nairrcore::* ranges included): skips ``wait`` steps, records ``steps``,
-    then writes a Chrome trace (chrome://tracing, Perfetto) and a table of
-    where the time went."""
-
-    def __init__(self, out_dir, steps: int = 20, wait: int = 2) -> None:
-        from pathlib import Path
-
-        self.out_dir, self.steps, self.wait = Path(out_dir), steps, wait
-        self._seen = 0
-        self._prof = None
-        self.trace = None
-
-    def step(self) -> None:
-        import torch
-
-        self._seen += 1
-        if self._seen == self.wait and self._prof is None:
-            activities = [torch.profiler.ProfilerActivity.CPU]
-            if torch.cuda.is_available() and torch.cuda.is_initialized():
-                activities.append(torch.profiler.ProfilerActivity.CUDA)
-            self._prof = torch.profiler.profile(activities=activities)
-            self._prof.__enter__()
-        elif self._prof is not None and self._seen == self.wait + self.steps:
-            self.finish()
-
-    def finish(self) -> None:
-        if self._prof is None or self.trace is not None:
-            return
-        from nairrcore.evidence.files import write_text
-
-        self._prof.__exit__(None, None, None)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.trace = self.out_dir / "trace.json"
-        tmp = self.out_dir / ".trace.json.tmp"
-        self._prof.export_chrome_trace(str(tmp))
-        tmp.replace(self.trace)
-        table = self._prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
-        write_text(self.out_dir / "summary.txt", f"{self.steps} training steps after {self.wait} warm-up steps\n\n"
-                   + table + "\n")
-
-
-def run_fit(trainer, workload: str, fit_call, *, total_epochs: int, postfix, on_epoch=None,
-            progress: bool = False, recorder=None, checkpoint=None, resume: str | None = None,
+def run_fit(trainer, workload: str, loop: LoopHandle, fit_call, *, total_epochs: int, postfix, dataset=None,
+            on_epoch=None, progress: bool = False, recorder=None, checkpoint=None, resume: str | None = None,
             preempt_exit_code: int = 85, profiler=None) -> list[dict]:
-    """The body both trainers' ``fit`` share: restore a checkpoint, progress
+    """The body every trainer's ``fit`` shares: restore a checkpoint, progress
     bar, recorder phases, epoch hooks, checkpoints and preemption around
-    ``fit_call(epoch_hook, step_hook, callback_every)`` (the C++ loop).
-    ``postfix(d)`` gives the progress bar's per-epoch fields. How the steps
-    ran (CUDA graphs or why not) goes into the recorder's run_config.json."""
-    impl = trainer._impl
-    ck = CheckpointedFit(trainer, workload, checkpoint, resume, recorder, preempt_exit_code, profiler)
+    ``fit_call(epoch_hook, step_hook, callback_every)`` (the loop), and a
+    stop with TrainingDiverged when a loss stops being finite.
+    ``postfix(d)`` gives the progress bar's per-epoch fields. With a recorder
+    and neither ``checkpoint`` nor ``profiler`` given, both come from the
+    environment (``options_from_env``). How the steps ran (CUDA graphs or why
+    not) goes into the recorder's run_config.json."""
+    if recorder is not None and checkpoint is None and profiler is None:
+        env = options_from_env(recorder.run_dir, workload)
+        checkpoint, profiler = env.get("checkpoint"), env.get("profiler")
+        resume = resume or env.get("resume")
+    ck = CheckpointedFit(trainer, workload, loop, dataset, checkpoint, resume, recorder, preempt_exit_code, profiler)
     ck.restore()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total_epochs, initial=impl.epochs_done, unit="epoch")
-    record_epoch, step_hook = recorder_hooks(recorder, impl.epochs_done)
+    bar = progress_bar(total=total_epochs, initial=loop.epochs_done, unit="epoch") if progress else None
+    record_epoch, step_hook = recorder_hooks(recorder, loop.epochs_done)
+    precision = getattr(trainer, "precision", "fp32")
 
     def epoch_hook(stats) -> None:
-        d = epoch_dict(stats)
+        d = stats if isinstance(stats, dict) else epoch_dict(stats)
         trainer.history.append(d)
         if bar is not None:
             bar.update(1)
@@ -238,6 +276,7 @@ def run_fit(trainer, workload: str, fit_call, *, total_epochs: int, postfix, on_
             record_epoch(d)
         if on_epoch is not None:
             on_epoch(d)
+        check_finite(d, precision)
 
     try:
         ck.run(fit_call, epoch_hook, step_hook)
@@ -245,5 +284,5 @@ def run_fit(trainer, workload: str, fit_call, *, total_epochs: int, postfix, on_
         if bar is not None:
             bar.close()
         if recorder is not None:
-            recorder.config(cuda_graphs=impl.cuda_graphs)
+            recorder.config(cuda_graphs=getattr(loop, "cuda_graphs", "off: a Python step"))
     return trainer.history

@@ -1,0 +1,1 @@
+"""Batch jobs: Slurm and HTCondor scripts from the platform profiles, sweeps."""

@@ -1,0 +1,1 @@
+"""Reports over run folders: comparisons across platforms and campaign plans."""

@@ -1,0 +1,122 @@
+"""One interface for every workload: its settings class, how to load its
+data, a trainer with fit/evaluate/predict/save, how to reload a saved model,
+and its headline metric with the direction that is better. The command line
+(``train``), sweeps and reports use workloads only through it, so a third
+workload (yours) plugs in with ``register()`` without touching the package.
+
+A run's ``test_metrics.json`` carries the headline (name, value, direction),
+so reports read it from the run folder, whatever workload wrote it.
+"""
+
+from __future__ import annotations
+
+import abc
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from nairrcore.errors import ConfigError
+from nairrcore.settings import Settings
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str              # key of test_metrics.json's "headline", e.g. "mae_tmax"
+    lower_is_better: bool
+    description: str = ""
+
+
+class Trainer(Protocol):
+    """What every workload's trainer offers."""
+
+    config: Settings
+    device: torch.device
+    precision: str
+    history: list[dict]
+
+    def fit(self, data: Any, on_epoch=None, progress: bool = False, recorder=None, checkpoint=None,
+            resume: str | None = None, preempt_exit_code: int = 85, profiler=None) -> list[dict]: ...
+    def evaluate(self, split: Any) -> dict: ...
+    def predict(self, x: torch.Tensor) -> torch.Tensor: ...
+    def save(self, path: str | os.PathLike) -> Path: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+    def core_settings(self) -> dict: ...
+
+
+class Workload(abc.ABC):
+    """Subclass it, set the three class attributes, implement the four methods."""
+
+    name: str
+    settings: type[Settings]
+    headline: Metric
+
+    def config(self, defaults: dict | None = None, environ: dict | None = None, **overrides) -> Settings:
+        """Settings from the class defaults, ``defaults``, NAIRRCORE_<FIELD> variables and ``overrides``."""
+        return self.settings.from_env(defaults, environ, **overrides)
+
+    @abc.abstractmethod
+    def load_data(self, config: Settings) -> Any:
+        """The data the settings describe, with ``.train``, ``.val``, ``.test``,
+        ``.fingerprint`` (content hash and counts) and ``.summary()``."""
+
+    @abc.abstractmethod
+    def trainer(self, config: Settings, data: Any = None, group=None, bucket_mb: float = 25.0) -> Trainer:
+        """A trainer for ``config`` (``data`` when its shape depends on it; ``group``: data parallel)."""
+
+    @abc.abstractmethod
+    def load_model(self, path: str | os.PathLike, device: str = "cpu") -> Trainer:
+        """A trainer holding the weights ``Trainer.save`` wrote."""
+
+    @abc.abstractmethod
+    def headline_value(self, metrics: dict) -> float:
+        """The headline metric's value within ``evaluate``'s result."""
+
+    def test_metrics(self, trainer: Trainer, data: Any) -> dict:
+        """``evaluate(data.test)`` with the headline added: what test_metrics.json holds."""
+        metrics = trainer.evaluate(data.test)
+        metrics["headline"] = {"name": self.headline.name, "value": self.headline_value(metrics),
+                               "lower_is_better": self.headline.lower_is_better}
+        return metrics
+
+
+WORKLOADS: dict[str, Workload] = {}
+
+
+def register(workload: Workload) -> Workload:
+    """Makes ``workload`` known by its name (to ``nairrcore train``, sweeps, ``get``)."""
+    if not getattr(workload, "name", ""):
+        raise ConfigError("workload: a workload needs a name")
+    WORKLOADS[workload.name] = workload
+    return workload
+
+
+def get(name: str) -> Workload:
+    if name not in WORKLOADS:
+        close = difflib.get_close_matches(name, list(WORKLOADS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"workload: unknown workload {name!r}, known: {sorted(WORKLOADS)}{hint}")
+    return WORKLOADS[name]
+
+
+def ensemble_predictions(workload: Workload, paths: list[str | os.PathLike], x: torch.Tensor) -> torch.Tensor:
+    """The mean of the predictions of the models saved at ``paths`` (class
+    probabilities for a classifier): an ensemble's prediction."""
+    return torch.stack([workload.load_model(p).predict(x) for p in paths]).mean(0)
+
+
+def headline(metrics: dict) -> tuple[str, float, bool] | None:
+    """(name, value, lower_is_better) of a run's test metrics: the recorded
+    headline, else the known keys of runs written before it was recorded."""
+    h = metrics.get("headline")
+    if isinstance(h, dict) and {"name", "value", "lower_is_better"} <= set(h):
+        return h["name"], h["value"], bool(h["lower_is_better"])
+    if "top1_accuracy" in metrics:
+        return "top1_accuracy", metrics["top1_accuracy"], False
+    if isinstance(metrics.get("mae"), dict) and "tmax" in metrics["mae"]:
+        return "mae_tmax", metrics["mae"]["tmax"], True
+    return None
