@@ -6,7 +6,8 @@
 #   /root/nc/parts    the data parts received so far; /root/nc/data the data sets
 #   /root/nc/results  every step's output; each call copies it to $OUT
 # Usage:
-#   remote.sh boot       copy the repo, install wheels, start the build (background)
+#   remote.sh boot [--no-ctest]   copy the repo, install wheels, start the build
+#                        (background; --no-ctest leaves the C++ tests out, a shorter build)
 #   remote.sh receive    keep the data part this call carried
 #   remote.sh data       join the parts, check the checksums, unpack
 #   remote.sh STEP...    wait for the build, then run scripts/gpu/steps.sh STEP...
@@ -33,6 +34,8 @@ trap finish EXIT
 
 case "${1:-}" in
   boot)
+    ctest_flag=ON
+    [ "${2:-}" = --no-ctest ] && ctest_flag=OFF
     rm -rf "$NC/src" && mkdir -p "$NC/src"
     tar --exclude=./.gpu --exclude=./build -cf - . | tar -C "$NC/src" -xf -
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -48,7 +51,7 @@ case "${1:-}" in
     # The build outlives this call (setsid); later calls wait for build.rc.
     (cd "$NC/src" && setsid bash -c "TORCH_CUDA_ARCH_LIST=9.0 CMAKE_BUILD_PARALLEL_LEVEL=\$(nproc) \
       python3 -m pip install -v --no-build-isolation --no-deps -Cbuild-dir=build/gpu \
-      -Ccmake.define.NAIRRCORE_BUILD_TESTS=ON -Ccmake.define.CMAKE_PREFIX_PATH=$NC/catch2/usr . \
+      -Ccmake.define.NAIRRCORE_BUILD_TESTS=$ctest_flag -Ccmake.define.CMAKE_PREFIX_PATH=$NC/catch2/usr . \
       > $NC/build.log 2>&1; echo \$? > $NC/build.rc" < /dev/null > /dev/null 2>&1 &)
     echo "build started"
     ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU verification steps of docs/GPU_CHECK.md, in order. Each writes its
 # JSON, logs or run folders under $RESULTS and never stops the steps after it.
-#   steps.sh [--size full|smoke|dry] STEP...   STEP: tests forecast cifar notebooks (all: the four)
+#   steps.sh [--size full|smoke|dry] STEP...
+# STEP: tests cuda forecast cifar notebooks notebooks_full (all: tests forecast cifar notebooks)
 # --size dry runs the same code paths on the CPU with tiny configurations
 # (CI runs it, so the plan cannot rot while no GPU is at hand).
 # Environment: NAIRRCORE_SHARED_DATA (data sets: weather archive and
@@ -57,6 +58,11 @@ step_tests() {
     "tests/python/test_preemption.py::test_sigterm_checkpoint_resume_is_bitwise_identical"
 }
 
+step_cuda() {  # the GPU-only tests alone (a short call when the build is already tested)
+  run pytest_cuda "$PY" -m pytest -q -p no:cacheprovider -rs --junitxml "$RESULTS/pytest_cuda.xml" \
+    tests/python/test_cuda.py tests/python/test_fused_optimizer.py
+}
+
 step_forecast() {
   weather_dir
   local args
@@ -102,8 +108,8 @@ step_notebooks() {
     cities=10 width=128 depth=3 epochs=3 batch_size=1024 lr=1e-3
   notebook nb_cifar10_small notebooks/cifar10.ipynb "$platform" data="$CIFAR" \
     model=fastnet widths=32,64,64 train_limit=5000 test_limit=2000 epochs=2 batch_size=500
-  run validate "$PY" -m nairrcore validate "$RESULTS"/outputs/*/*/*
-  run compare "$PY" -m nairrcore compare "$ROOT/outputs/examples/laptop" "$RESULTS/outputs" --baseline laptop \
+  run validate "$PY" -m nairrcore report validate "$RESULTS"/outputs/*/*/*
+  run compare "$PY" -m nairrcore report compare "$ROOT/outputs/examples/laptop" "$RESULTS/outputs" --baseline laptop \
     --out "$RESULTS/comparison"
 }
 
@@ -112,14 +118,15 @@ step_notebooks_full() {  # the spec's sizes
   [ "$DEVICE" = cpu ] && platform=laptop
   notebook nb_forecasting_full notebooks/forecasting.ipynb "$platform" data="$WEATHER_ARCHIVE" \
     cities=210 width=1024 depth=8 epochs=5 batch_size=8192 lr=3e-4
-  notebook nb_cifar10_full notebooks/cifar10.ipynb "$platform" data="$CIFAR" model=fastnet train_limit=0 test_limit=0
-  run validate_full "$PY" -m nairrcore validate "$RESULTS"/outputs/*/*/*
+  notebook nb_cifar10_full notebooks/cifar10.ipynb "$platform" data="$CIFAR" model=fastnet \
+    widths=auto epochs=auto batch_size=auto train_limit=0 test_limit=0  # auto: the recipe's value
+  run validate_full "$PY" -m nairrcore report validate "$RESULTS"/outputs/*/*/*
 }
 
 for step in "$@"; do
   case "$step" in
-    tests|forecast|cifar|notebooks|notebooks_full) "step_$step" ;;
-    *) echo "unknown step: $step (tests forecast cifar notebooks notebooks_full; all: the first four)" >&2; exit 2 ;;
+    tests|cuda|forecast|cifar|notebooks|notebooks_full) "step_$step" ;;
+    *) echo "unknown step: $step (tests cuda forecast cifar notebooks notebooks_full; all: tests forecast cifar notebooks)" >&2; exit 2 ;;
   esac
 done
 if [ ${#failed[@]} -gt 0 ]; then
