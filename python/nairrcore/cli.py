@@ -186,6 +186,8 @@ def _cmd_plan(args) -> int:
 
 
 def _cmd_script(args) -> int:
+    if args.train:
+        get_workload(args.train)  # a misspelt workload fails here, not in the queue
     spec = JobSpec(notebook=args.notebook, platform=args.platform, params=args.param, account=args.account,
                    partition=args.partition, time=args.time, cpus=args.cpus, memory_gb=args.mem, gpus=args.gpus,
                    out=args.outputs, venv=args.venv, scheduler=args.scheduler, array=args.array,
@@ -277,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_run)
 
     s = sub.add_parser("train", help="train a workload without a notebook and record its evidence")
-    s.add_argument("workload", choices=sorted(WORKLOADS))
+    s.add_argument("workload", help=f"{', '.join(sorted(WORKLOADS))}, or your own: a .py file or module that "
+                                    "registers one (docs/YOUR_WORKLOAD.md)")
     _param_option(s, "any setting of the workload (repeatable)")
     s.add_argument("--platform", default="laptop", help="platform profile the run is recorded under")
     s.add_argument("--outputs", help="root of the run folders (default: outputs/)")
@@ -331,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--workdir", help="folder the job runs in (Slurm default: the submit folder)")
     j.add_argument("--scheduler", choices=["slurm", "htcondor"], help="default: the profile's")
     j.add_argument("--array", type=int, help="N jobs, one per line of params.txt")
-    j.add_argument("--train", choices=sorted(WORKLOADS),
-                   help="data parallel `nairrcore train` over all tasks instead of the notebook")
+    j.add_argument("--train", metavar="WORKLOAD",
+                   help="data parallel `nairrcore train WORKLOAD` over all tasks instead of the notebook")
     j.add_argument("--nodes", type=int, default=1)
     j.add_argument("--tasks-per-node", type=int, default=1, help="one per GPU")
     j.add_argument("-o", "--output-file", help="write the job to this file instead of stdout")

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import abc
 import difflib
+import importlib
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,11 +99,39 @@ def register(workload: Workload) -> Workload:
 
 
 def get(name: str) -> Workload:
+    """A registered workload by name, or the one a module registers: a Python
+    file (``path/to/my_workload.py``) or an importable module
+    (``mypackage.my_workload``) that calls ``register``."""
+    if name not in WORKLOADS and (name.endswith(".py") or "." in name):
+        return _import_workload(name)
     if name not in WORKLOADS:
         close = difflib.get_close_matches(name, list(WORKLOADS), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"workload: unknown workload {name!r}, known: {sorted(WORKLOADS)}{hint}")
     return WORKLOADS[name]
+
+
+def _import_workload(spec: str) -> Workload:
+    try:
+        if spec.endswith(".py"):
+            path = Path(spec).resolve()
+            if not path.is_file():
+                raise ConfigError(f"workload: {spec}: no such file")
+            module = sys.modules.get(path.stem)
+            if module is None or Path(getattr(module, "__file__", "")).resolve() != path:
+                module_spec = importlib.util.spec_from_file_location(path.stem, path)
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[path.stem] = module
+                module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
+    except ImportError as exc:
+        raise ConfigError(f"workload: cannot import {spec!r}: {exc}") from exc
+    found = [w for w in WORKLOADS.values() if type(w).__module__ == module.__name__]
+    if len(found) != 1:
+        raise ConfigError(f"workload: {spec!r} registers {len(found)} workloads; expected one "
+                          "(call nairrcore.register(MyWorkload()) once in it)")
+    return found[0]
 
 
 def ensemble_predictions(workload: Workload, paths: list[str | os.PathLike], x: torch.Tensor) -> torch.Tensor:

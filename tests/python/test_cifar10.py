@@ -177,4 +177,7 @@ def test_invalid_settings_name_the_setting():
         cifar10.Cifar10Config(batch_size=1).validated()
     with pytest.raises(ConfigError, match="NAIRRCORE_EPOCHS"):
         cifar10.Cifar10Config.from_env(environ={"NAIRRCORE_EPOCHS": "many"})
-    assert cifar10.Cifar10Config.from_env(environ={"NAIRRCORE_WIDTHS": "8,16,16"}).widths == (8, 16, 16)
+    fast = {"NAIRRCORE_MODEL": "fastnet", "NAIRRCORE_WIDTHS": "8,16,16"}
+    assert cifar10.Cifar10Config.from_env(environ=fast).widths == (8, 16, 16)
+    with pytest.raises(ConfigError, match="resnet18 takes 4 widths"):
+        cifar10.Cifar10Config.from_env(environ={"NAIRRCORE_MODEL": "resnet18", "NAIRRCORE_WIDTHS": "8,16,16"})

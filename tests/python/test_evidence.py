@@ -12,9 +12,13 @@ from nairrcore.evidence import validate_run
 from nairrcore.platforms import load_platforms
 from nairrcore.reports.compare import compare
 from nairrcore.files import write_csv, write_json, write_manifest
+from nairrcore.evidence.environment import cpu_id, machine
 from nairrcore.evidence.recorder import EPOCH_COLUMNS
+from nairrcore.reports.runs import load_run
 from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS
 from nairrcore.jobs.scheduler import JobSpec, render
+
+from conftest import REPO
 
 SPEC_PLATFORMS = {"laptop", "jetstream2", "aws-g4dn", "bridges2", "delta", "anvil", "alvis", "chtc"}
 FINGERPRINT = "ab" * 32
@@ -141,3 +145,55 @@ def test_slurm_and_htcondor_scripts_from_profiles():
     assert "--gres" not in cpu and "--gpu" not in cpu
     with pytest.raises(ConfigError, match="unknown platform"):
         render(JobSpec("x.ipynb", "mars"))
+
+
+def test_gpu_utilisation_needs_three_samples_in_the_training_window(tmp_path):
+    from nairrcore.evidence.telemetry import mean_train_gpu_util
+
+    def rows(n):
+        return [{"phase": "train_epoch_1", "gpu_util_percent": "50"}] * n + [{"phase": "idle", "gpu_util_percent": "0"}]
+
+    assert mean_train_gpu_util(rows(2)) is None
+    assert mean_train_gpu_util(rows(3)) == 50.0
+    # The committed H100 run of the small CIFAR-10 configuration trained for about one second:
+    # one sample, recorded before samples were counted. The report leaves its utilisation out and says why.
+    examples = REPO / "outputs" / "examples"
+    rows_out = compare([examples / "laptop", examples / "workstation-gpu"], "laptop", tmp_path / "report", plots=False)
+    gpu_cifar = next(r for r in rows_out if r["workload"] == "cifar10" and r["platform"] == "workstation-gpu")
+    assert gpu_cifar["mean_gpu_util_percent"] is None
+    assert "too few telemetry samples" in (tmp_path / "report" / "comparison.md").read_text()
+
+
+ZEN4_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+cpu MHz\t\t: 2596.132
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+"""
+
+
+def test_the_cpu_generation_is_recorded_where_the_model_name_hides_it(tmp_path):
+    assert cpu_id(ZEN4_CPUINFO) == {"vendor": "AuthenticAMD", "family": 25, "model": 17, "stepping": 1,
+                                    "mhz": 2596, "microarchitecture": "Zen 4"}
+    zen5 = ZEN4_CPUINFO.replace("cpu family\t: 25", "cpu family\t: 26").replace("model\t\t: 17", "model\t\t: 2")
+    assert cpu_id(zen5)["microarchitecture"] == "Zen 5"
+    sapphire = "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\nmodel name\t: Intel(R) Xeon(R) Processor\n"
+    assert cpu_id(sapphire)["microarchitecture"] == "Sapphire Rapids"
+    assert cpu_id("vendor_id\t: SomeVendor\ncpu family\t: 1\n")["microarchitecture"] is None
+    assert cpu_id("")["family"] is None
+    if Path("/proc/cpuinfo").exists() and "vendor_id" in Path("/proc/cpuinfo").read_text():
+        assert isinstance(machine()["cpu_id"]["family"], int)
+
+    d = fake_run(tmp_path, "laptop", "r1", wall=10, epoch_train=1)
+    meta = json.loads((d / "run_metadata.json").read_text())
+    meta["machine"] = {"cpu_model": "AMD EPYC", "cpu_isa": [], "cpu_count": 2, "gpu": None, "gpu_count": 0,
+                       "cpu_id": cpu_id(ZEN4_CPUINFO)}
+    write_json(d / "run_metadata.json", meta)
+    write_manifest(d)
+    assert validate_run(d) == []
+    assert load_run(d).hardware == "CPU (AMD EPYC, Zen 4)"

@@ -15,8 +15,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+import hypothesis
 import pytest
 import torch
+from hypothesis import strategies as st
 
 from nairrcore import forecasting as fc
 from nairrcore._native import core
@@ -81,8 +83,6 @@ def test_city_info_text_must_be_utf8_and_coordinates_in_range(usdata):
 def test_the_reader_never_yields_a_non_finite_value_or_a_shifted_row():
     """Property: whatever a city file holds, parsing gives finite numbers (or NaN for NA)
     in range, one per header field, or a DataError."""
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
     number = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.just("NA"), st.just(""),
                        st.integers(-10**6, 10**6).map(str), st.text(max_size=5))
     row = st.lists(number, min_size=2, max_size=6)
@@ -139,6 +139,26 @@ def test_resume_under_other_settings_is_an_error_naming_them(weather_dir, tmp_pa
     assert train("--param", "epochs=1", "--param", "lr=0.01").returncode == 2
     fresh = train("--param", "epochs=1", "--param", "width=64", resume="never")
     assert fresh.returncode == 0, fresh.stderr[-2000:]
+
+
+def test_a_damaged_training_state_under_a_good_checksum_is_a_data_error_naming_the_file(weather_dir, tmp_path):
+    """A checkpoint written whole (its checksum matches) whose training state
+    is not one nairrcore can read, e.g. bytes from another tool: one line naming it."""
+    ck = tmp_path / "ck"
+    base = [*NAIRRCORE, "train", "forecasting", "--quiet", "--no-record", "--checkpoint-dir", str(ck), *TRAIN,
+            "--param", f"data={weather_dir}", "--param", "epochs=1"]
+    assert subprocess.run(base, capture_output=True, timeout=300).returncode == 0
+    path = CheckpointManager(ck).checkpoints()[0]
+    state = torch.load(path, weights_only=False)
+    blob = bytearray(state["core"])
+    blob[len(blob) // 2:] = b"\x00" * (len(blob) - len(blob) // 2)  # the archive's second half lost
+    state["core"] = bytes(blob)
+    manager = CheckpointManager(ck, keep=10)
+    damaged = manager.save(state, int(path.name[5:14]) + 1)
+    out = subprocess.run(base, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"nairrcore: error: {damaged}: training state: unreadable" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_a_run_that_diverges_stops_and_is_marked_failed(weather_dir, tmp_path):

@@ -102,6 +102,8 @@ class Cifar10Config(Settings):
             ("val_size", r["val_size"] >= 0, "expected >= 0", r["val_size"]),
             ("epochs", r["epochs"] >= 0, "expected >= 0", r["epochs"]),
             ("batch_size", r["batch_size"] >= 2, "expected >= 2", r["batch_size"]),
+            ("widths", len(r["widths"]) == len(RECIPES[self.model]["widths"]) and min(r["widths"]) >= 1,
+             f"{self.model} takes {len(RECIPES[self.model]['widths'])} widths >= 1", r["widths"]),
             ("lr", 0 < r["lr"] < float("inf"), "expected a finite value > 0", r["lr"]),
             ("bias_lr", 0 < r["bias_lr"] < float("inf"), "expected a finite value > 0", r["bias_lr"]),
             ("momentum", 0 <= r["momentum"] < 1, "expected 0 <= momentum < 1", r["momentum"]),

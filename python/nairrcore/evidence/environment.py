@@ -34,6 +34,50 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+# x86 (vendor, family) -> [(first model, last model, name)]: a VM often hides the
+# model name ("AMD EPYC"), while family and model still tell the generations apart,
+# and they differ several-fold in fp32 matrix throughput.
+_X86_GENERATIONS = {
+    ("AuthenticAMD", 23): [(0x00, 0x2F, "Zen/Zen+"), (0x30, 0xFF, "Zen 2")],
+    ("AuthenticAMD", 25): [(0x00, 0x0F, "Zen 3"), (0x10, 0x1F, "Zen 4"), (0x20, 0x5F, "Zen 3"),
+                           (0x60, 0x7F, "Zen 4"), (0xA0, 0xAF, "Zen 4")],
+    ("AuthenticAMD", 26): [(0x00, 0xFF, "Zen 5")],
+    ("GenuineIntel", 6): [(0x3F, 0x3F, "Haswell"), (0x4F, 0x4F, "Broadwell"), (0x55, 0x55, "Skylake/Cascade Lake"),
+                          (0x6A, 0x6C, "Ice Lake"), (0x8F, 0x8F, "Sapphire Rapids"), (0xAD, 0xAE, "Granite Rapids"),
+                          (0xAF, 0xAF, "Sierra Forest"), (0xCF, 0xCF, "Emerald Rapids")],
+}
+
+
+def cpu_id(cpuinfo: str | None = None) -> dict:
+    """Vendor, family, model, stepping, clock (MHz as reported) and, where known,
+    the microarchitecture of the first CPU in ``cpuinfo`` (default /proc/cpuinfo)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+
+    def number(key):
+        try:
+            return int(fields[key])
+        except (KeyError, ValueError):
+            return None
+
+    vendor, family, model = fields.get("vendor_id"), number("cpu family"), number("model")
+    generation = next((name for lo, hi, name in _X86_GENERATIONS.get((vendor, family), [])
+                       if model is not None and lo <= model <= hi), None)
+    mhz = fields.get("cpu MHz")
+    return {"vendor": vendor, "family": family, "model": model, "stepping": number("stepping"),
+            "mhz": round(float(mhz)) if mhz and mhz.replace(".", "", 1).isdigit() else None,
+            "microarchitecture": generation}
+
+
 # Instruction-set extensions that decide which matrix kernels a library runs.
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "asimd", "sve")
 
@@ -58,6 +102,7 @@ def machine() -> dict:
         "os": platform.platform(),
         "cpu_model": _cpu_model(),
         "cpu_isa": _cpu_isa(),
+        "cpu_id": cpu_id(),
         "cpu_count": os.cpu_count(),
         "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": torch.get_num_threads(),
@@ -113,6 +158,7 @@ def snapshot(env_dir: Path) -> dict:
         "python": platform.python_version(),
         "cpu_model": _cpu_model(),
         "cpu_isa": _cpu_isa(),
+        "cpu_id": cpu_id(),
         "cpu_count": os.cpu_count(),
         "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "mem_total_bytes": _mem_total_bytes(),

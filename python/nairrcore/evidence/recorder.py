@@ -27,7 +27,8 @@ import torch
 from nairrcore._native import core as _core
 from nairrcore.evidence.environment import git_state, machine, scheduler_job_id, snapshot
 from nairrcore.evidence.run_readme import write_readme
-from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS, Sampler, mean_train_gpu_util, peak_gpu_mem
+from nairrcore.evidence.telemetry import (COLUMNS as TELEMETRY_COLUMNS, Sampler, mean_train_gpu_util, peak_gpu_mem,
+                                         train_gpu_util_samples)
 from nairrcore.files import write_csv, write_json, write_manifest
 from nairrcore.platforms import check_platform
 from nairrcore.workload import headline
@@ -182,6 +183,7 @@ class RunRecorder:
             "peak_host_rss_bytes": _core.host_stats()["peak_rss_bytes"],
             "peak_gpu_mem_bytes": gpu_mem,
             "mean_gpu_util_train_percent": mean_train_gpu_util(telemetry),
+            "gpu_util_train_samples": len(train_gpu_util_samples(telemetry)),
             "gpu_telemetry": self._sampler.gpu,
             "phases_sec": self.phases,
         }

@@ -32,6 +32,15 @@ def _fmt(value, unit: str = "", digits: int = 4) -> str:
     return f"{value}{unit}"
 
 
+def _gpu_util(summary: dict) -> str:
+    if summary.get("mean_gpu_util_train_percent") is not None:
+        return _fmt(summary["mean_gpu_util_train_percent"], " %")
+    if not (summary.get("gpu_telemetry") or {}).get("available"):
+        return "– (no GPU telemetry)"
+    n = summary.get("gpu_util_train_samples")
+    return f"– (training too short: {n} sample(s), 3 needed)" if n is not None else "–"
+
+
 def write_readme(run_dir: Path, summary: dict, metrics: dict) -> Path:
     h = headline(metrics)
     lines = [f"# {summary['workload']} on {summary['platform']}: {run_dir.name}", "",
@@ -43,7 +52,7 @@ def write_readme(run_dir: Path, summary: dict, metrics: dict) -> Path:
             f"| training time per epoch | {_fmt(summary['mean_train_sec_per_epoch'], ' s')} |",
             f"| training samples/s | {_fmt(summary['train_samples_per_sec'])} |",
             f"| wall time | {_fmt(summary['wall_sec'], ' s')} |",
-            f"| mean GPU utilisation while training | {_fmt(summary['mean_gpu_util_train_percent'], ' %')} |",
+            f"| mean GPU utilisation while training | {_gpu_util(summary)} |",
             f"| test {h[0] if h else 'metric'} | {_fmt(h[1]) if h else '–'}"
             f"{' (lower is better)' if h and h[2] else ' (higher is better)' if h else ''} |", ""]
     lines += ["## Files", ""] + [f"- `{name}`: {what}" for name, what in FILES if (run_dir / name).exists()

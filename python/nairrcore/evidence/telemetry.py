@@ -52,11 +52,23 @@ def _blank(v):
     return "" if v is None else v
 
 
+# Fewer samples than this (a training window of a second or two) say nothing
+# about utilisation: NVML averages over its own short period, so one sample
+# taken during warm-up would read as an idle GPU.
+MIN_UTIL_SAMPLES = 3
+
+
+def train_gpu_util_samples(rows: list[dict]) -> list[float]:
+    """The GPU utilisation samples taken while an epoch was training."""
+    return [float(r["gpu_util_percent"]) for r in rows
+            if str(r.get("phase", "")).startswith(TRAIN_PHASE_PREFIX) and r.get("gpu_util_percent") not in ("", None)]
+
+
 def mean_train_gpu_util(rows: list[dict]) -> float | None:
-    """Mean GPU utilisation over the samples taken while an epoch was training."""
-    values = [float(r["gpu_util_percent"]) for r in rows
-              if str(r.get("phase", "")).startswith(TRAIN_PHASE_PREFIX) and r.get("gpu_util_percent") not in ("", None)]
-    return sum(values) / len(values) if values else None
+    """Mean GPU utilisation over the training window, or None with fewer than
+    MIN_UTIL_SAMPLES samples in it."""
+    values = train_gpu_util_samples(rows)
+    return sum(values) / len(values) if len(values) >= MIN_UTIL_SAMPLES else None
 
 
 def peak_gpu_mem(rows: list[dict]) -> int | None:

@@ -119,6 +119,9 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             notes.append("legacy workflow: configuration not verified; " + "; ".join(members[0].limitations))
         for r in members:
             notes += [f"{r.path.name}: {c}" for c in r.contradictions]
+            if r.gpu_util is None and r.summary.get("mean_gpu_util_train_percent") is not None:
+                notes.append(f"{r.path.name}: GPU utilisation left out: too few telemetry samples in its "
+                             "training window to say (3 needed)")
         rows.append({
             "workload": workload, "platform": platform + (" (legacy workflow)" if legacy else ""),
             "runs": len(members),
@@ -126,7 +129,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             "epoch_sec": epoch, "epoch_sec_spread": _spread(epochs), "total_sec": total,
             "total_sec_spread": _spread(totals),
             "samples_per_sec": _median(r.summary.get("train_samples_per_sec") for r in members),
-            "mean_gpu_util_percent": _median(r.summary.get("mean_gpu_util_train_percent") for r in members),
+            "mean_gpu_util_percent": _median(r.gpu_util for r in members),
             "peak_host_rss_gb": _gb(_median(r.summary.get("peak_host_rss_bytes") for r in members)),
             "peak_gpu_mem_gb": _gb(_median(r.summary.get("peak_gpu_mem_bytes") for r in members)),
             "cost_per_run": _median(costs), "cost_currency": profile["price"]["currency"],

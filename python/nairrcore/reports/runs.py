@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
+from nairrcore.evidence.telemetry import MIN_UTIL_SAMPLES, train_gpu_util_samples
 from nairrcore.evidence.validate import read_csv_rows, read_json_object
 
 # Settings that choose how a platform runs the workload, not what the workload is.
@@ -74,12 +75,29 @@ class Run:
         return int(count) if count else (1 if device else 0)
 
     @property
+    def gpu_util(self) -> float | None:
+        """Mean GPU utilisation over the training window; None where too few
+        samples fell in it to say (runs recorded before the summary counted
+        them are counted from their telemetry.csv)."""
+        value = self.summary.get("mean_gpu_util_train_percent")
+        if value is None or self.legacy:
+            return value
+        n = self.summary.get("gpu_util_train_samples")
+        if n is None and self.telemetry:
+            n = len(train_gpu_util_samples(self.telemetry))
+        return value if n is None or n >= MIN_UTIL_SAMPLES else None
+
+    @property
     def hardware(self) -> str:
         """What trained the model, as recorded: the GPU's name, or the CPU's."""
         if self.gpus:
             name = (self.metadata.get("gpu") or {}).get("name") or "GPU (name not recorded)"
             return f"{self.gpus} x {name}" if self.gpus > 1 else name
-        cpu = (self.metadata.get("machine") or {}).get("cpu_model")
+        machine = self.metadata.get("machine") or {}
+        cpu = machine.get("cpu_model")
+        generation = (machine.get("cpu_id") or {}).get("microarchitecture")
+        if cpu and generation and generation not in cpu:
+            cpu = f"{cpu}, {generation}"
         return f"CPU ({cpu})" if cpu else "CPU" if self.device else "not recorded"
 
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import torch
 
-from nairrcore.errors import ConfigError
+from nairrcore.errors import ConfigError, DataError
 from nairrcore.progress import progress_bar
 from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
 from nairrcore.training.profiler import StepProfiler
@@ -171,7 +171,10 @@ class CheckpointedFit:
         if self.dataset is not None and state.get("dataset") not in (None, self.dataset.get("sha256")):
             raise ConfigError(f"{path}: written for other data (dataset fingerprint {state.get('dataset')}, "
                               f"now {self.dataset.get('sha256')}); start afresh with --resume never")
-        self.loop.load_state(state["core"])
+        try:
+            self.loop.load_state(state["core"])
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}") from exc
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])

@@ -1,0 +1,82 @@
+"""The command line as the README documents it: every command in its
+reference block parses, every group and action of ``nairrcore --help``
+appears there, and the previous release's verbs still work with a note."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from nairrcore.cli import DEPRECATED, build_parser
+
+from conftest import REPO
+
+NAIRRCORE = [sys.executable, "-m", "nairrcore"]
+
+
+def _readme_commands() -> list[list[str]]:
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Command line"):]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = []
+    for line in block.splitlines():
+        argv = shlex.split(line, comments=True)
+        if "nairrcore" in argv:
+            commands.append(argv[argv.index("nairrcore") + 1:])
+    return commands
+
+
+def _actions(parser) -> dict[str, object]:
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sub.choices
+
+
+def test_every_readme_command_parses():
+    commands = _readme_commands()
+    assert len(commands) >= 10
+    parser = build_parser()
+    for argv in commands:
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"README command does not parse: nairrcore {' '.join(argv)}")
+
+
+def test_the_readme_covers_every_command_of_the_help():
+    documented = {tuple(argv[:2]) for argv in _readme_commands()} | {(argv[0],) for argv in _readme_commands()}
+    for name, parser in _actions(build_parser()).items():
+        groups = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+        if groups:
+            for action in groups[0].choices:
+                assert (name, action) in documented, f"README lacks 'nairrcore {name} {action}'"
+        else:
+            assert (name,) in documented, f"README lacks 'nairrcore {name}'"
+
+
+def test_help_lists_the_groups():
+    out = subprocess.run([*NAIRRCORE, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for group in ("info", "data", "run", "train", "report", "jobs"):
+        assert re.search(rf"^\s+{group}\s", out.stdout, re.M), group
+
+
+@pytest.mark.parametrize("old", sorted(DEPRECATED))
+def test_old_verbs_still_work_with_a_note(old, tmp_path):
+    out = subprocess.run([*NAIRRCORE, old, "--help"], capture_output=True, text=True)
+    new = " ".join(DEPRECATED[old])
+    assert out.returncode == 0, out.stderr
+    assert f"'{old}' is now '{new}'" in out.stderr
+    assert f"nairrcore {new}" in out.stdout  # the new command's own help
+
+
+def test_an_old_verb_does_the_same_work(tmp_path):
+    run = REPO / "outputs" / "examples" / "laptop" / "forecasting"
+    folder = sorted(run.iterdir())[0]
+    old = subprocess.run([*NAIRRCORE, "validate", str(folder)], capture_output=True, text=True)
+    new = subprocess.run([*NAIRRCORE, "report", "validate", str(folder)], capture_output=True, text=True)
+    assert old.returncode == new.returncode == 0
+    assert old.stdout == new.stdout and "is now 'report validate'" in old.stderr
