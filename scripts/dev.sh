@@ -3,11 +3,13 @@
 #   scripts/dev.sh demo   run the forecasting notebook headless on the CPU (small default config)
 #   scripts/dev.sh test   run every test: C++ (ctest, also under ASan+UBSan), fuzzers, Python (pytest)
 #   scripts/dev.sh env    only install; prints the venv path
+#   scripts/dev.sh venv   only the Python environment; prints its path
 # The Python environment lives outside the repo in a venv keyed on the hash of
-# env_exports/dev/requirements.txt, so a machine downloads torch once.
+# env_exports/dev/requirements.txt (NAIRRCORE_REQUIREMENTS: another file), so a
+# machine downloads torch once; NAIRRCORE_VENV puts it elsewhere.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-REQ="$ROOT/env_exports/dev/requirements.txt"
+REQ=${NAIRRCORE_REQUIREMENTS:-$ROOT/env_exports/dev/requirements.txt}
 HASH=$(sha256sum "$REQ" | cut -c1-12)
 VENV=${NAIRRCORE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nairrcore/venv-$HASH}
 SHARED_DATA=${NAIRRCORE_SHARED_DATA:-$ROOT/../shared/data}
@@ -39,20 +41,32 @@ python_env() {
   # A venv cannot be moved (its scripts hold its path), so it is made in place
   # and marked complete last; a half-made one is removed and made again.
   if [ ! -f "$VENV/.nairrcore-complete" ]; then
-    log "creating $VENV (torch and friends, about 5 GB, once per machine)"
+    log "creating $VENV (torch and friends: about 5 GB and 3-10 minutes, once per machine)"
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -r "$REQ"
+    "$VENV/bin/python" -m pip install -r "$REQ"
     touch "$VENV/.nairrcore-complete"
   fi
 }
 
 build() {
-  log "building nairrcore (incremental in build/dev)"
-  "$VENV/bin/pip" install -q --no-build-isolation --no-deps \
-    -Cbuild-dir="$BUILD_DIR" -Ccmake.define.NAIRRCORE_BUILD_TESTS=ON "$ROOT"
+  # The build tool's own progress lines ([n/N] ...); the whole log in build/dev.log.
+  local log_file="$ROOT/build/dev.log"
+  mkdir -p "$ROOT/build"
+  log "building nairrcore's C++ core (about 4 minutes on 2 cores the first time, seconds after; log: build/dev.log)"
+  set +e
+  "$VENV/bin/pip" install -v --no-build-isolation --no-deps \
+    -Cbuild-dir="$BUILD_DIR" -Ccmake.define.NAIRRCORE_BUILD_TESTS=ON "$ROOT" 2>&1 \
+    | tee "$log_file" | { grep --line-buffered -E '^\s*\[[0-9]+/[0-9]+\] ' | sed -u -E 's/^\s+/  /'; true; }
+  local rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$log_file" >&2
+    echo "error: the build failed (exit $rc); the full log is build/dev.log" >&2
+    exit 1
+  fi
 }
 
 weather_data() {
@@ -69,6 +83,10 @@ setup() { system_deps; python_env; build; }
 case "${1:-}" in
   env)
     setup
+    echo "$VENV"
+    ;;
+  venv)
+    python_env
     echo "$VENV"
     ;;
   demo)
@@ -94,7 +112,7 @@ case "${1:-}" in
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"
     ;;
   *)
-    echo "usage: scripts/dev.sh demo|test|env [extra args]" >&2
+    echo "usage: scripts/dev.sh demo|test|env|venv [extra args]" >&2
     exit 2
     ;;
 esac

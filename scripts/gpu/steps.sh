@@ -86,7 +86,7 @@ step_cifar() {
   case "$SIZE" in
     full)  args=(--fast-seeds 5 --workers 4) ;;
     smoke) args=(--fast-seeds 1 --steps 20) ;;
-    dry)   args=(--skip augment --fast-seeds 1 --fast-epochs 1 --fast-train-limit 4096 --steps 2 --step-batch 16) ;;
+    dry)   args=(--skip augment --fast-seeds 1 --fast-epochs 1 --fast-train-limit 2048 --fast-test-limit 1000 --steps 2 --step-batch 16) ;;
   esac
   run cifar10_bench "$PY" bench/cifar10.py --data "$CIFAR" "${args[@]}" --out "$RESULTS/cifar10.json"
 }

@@ -1,0 +1,39 @@
+"""The GPU plan (docs/GPU_CHECK.md, scripts/gpu/) rehearsed on the CPU: the
+same step script with tiny configurations, so the plan cannot rot while no
+GPU is at hand. Each step must leave the output the plan names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nairrcore.evidence import validate_run
+
+from conftest import REPO, SHARED_DATA
+
+
+def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
+    results = tmp_path / "results"
+    env = dict(os.environ, RESULTS=str(results), NAIRRCORE_SHARED_DATA=str(SHARED_DATA), PYTHON=sys.executable,
+               WEATHER_DIR=str(weather_dir), NAIRRCORE_WEATHER_DIR=str(weather_dir),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    steps = subprocess.run(["bash", str(REPO / "scripts" / "gpu" / "steps.sh"), "--size", "dry",
+                            "forecast", "cifar", "notebooks"], capture_output=True, text=True, env=env, timeout=1500)
+    assert steps.returncode == 0, steps.stdout[-3000:] + steps.stderr[-2000:]
+    assert "all steps passed" in steps.stdout
+
+    forecast = json.loads((results / "forecasting.json").read_text())
+    assert forecast["config"]["device"] == "cpu" and forecast["machine"]["cpu_model"]
+    assert forecast["speedup"]["end_to_end"] > 0
+    cifar = json.loads((results / "cifar10.json").read_text())
+    assert cifar["machine"]["cpu_model"] and "train_step" in cifar
+
+    runs = sorted(p for p in (results / "outputs").glob("*/*/*") if p.is_dir())
+    assert {r.parent.name for r in runs} == {"forecasting", "cifar10"}
+    for run in runs:
+        assert validate_run(run) == [], run
+    comparison = (results / "comparison" / "comparison.md").read_text()
+    assert "forecasting" in comparison and "cifar10" in comparison
