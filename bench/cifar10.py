@@ -186,8 +186,8 @@ def _summary(runs: list[dict]) -> dict:
 def bench_fast(data, args, device: torch.device) -> dict:
     import fast_recipe  # bench/fast_recipe.py, beside this script
 
-    train, test = data.train.head(args.fast_train_limit), data.test
-    subset = data.limited(args.fast_train_limit)
+    train, test = data.train.head(args.fast_train_limit), data.test.head(args.fast_test_limit)
+    subset = data.limited(args.fast_train_limit, args.fast_test_limit)
     hyper = fast_recipe.Hyper(**({"train_epochs": args.fast_epochs} if args.fast_epochs else {}))
     reference, ours = [], []
     seeds = ([-1] if device.type == "cuda" else []) + list(range(args.fast_seeds))
@@ -224,6 +224,7 @@ def main() -> None:
                    "(default: 5 on a GPU, 0 on the CPU)")
     p.add_argument("--fast-epochs", type=float, default=None, help="override the recipes' epochs")
     p.add_argument("--fast-train-limit", type=int, default=0, help="first N training images (0: all)")
+    p.add_argument("--fast-test-limit", type=int, default=0, help="first N test images (0: all)")
     p.add_argument("--skip", nargs="*", default=[], choices=["augment", "train_step"])
     p.add_argument("--out")
     args = p.parse_args()

@@ -124,7 +124,7 @@ def ours(args, device, data=None, **overrides):
         sampler.phase = "train_epoch_0"
     fitted = fit_counting_faults(trainer, data, args.batch_size)
     util = mean_train_gpu_util(sampler.stop()) if sampler else None
-    mae = trainer.evaluate(data.test, data)["mae"]
+    mae = trainer.evaluate(data.test)["mae"]
     return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate, **fitted,
             "end_to_end_sec": prep + time.perf_counter() - t_all, "test_mae": mae, "train_rows": len(data.train),
             "precision": trainer.precision, "mean_gpu_util_percent": util, "cpu_matmul": nairrcore.cpu_matmul(),

@@ -118,7 +118,7 @@ def nairrcore_op_counts(device: torch.device, precision: str, width: int, depth:
     def fit(n_steps: int) -> dict:
         cfg = fc.ForecastConfig(width=width, depth=depth, epochs=1, batch_size=batch, device=str(device),
                                 precision=precision, data_on_device=device.type == "cuda")
-        impl = fc.Trainer(cfg)._ensure(None)
+        impl = fc.Trainer(cfg)._ensure()
         x = torch.randn(n_steps * batch, 37)
         y = torch.randn(n_steps * batch, 3)
         empty_x, empty_y = x[:0], y[:0]

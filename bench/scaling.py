@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import socket
 import subprocess
 import sys
@@ -23,6 +22,9 @@ from pathlib import Path
 import torch
 
 import nairrcore
+from nairrcore.evidence.environment import git_state, machine
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run(workload: str, procs: int, params: list[str]) -> dict:
@@ -31,7 +33,7 @@ def run(workload: str, procs: int, params: list[str]) -> dict:
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", str(procs), "--master_port",
-               str(port), "-m", "nairrcore", "train", workload, "--quiet", "--distributed", "--timeout", "120",
+               str(port), "-m", "nairrcore", "train", workload, "--quiet", "--no-record", "--distributed", "--timeout", "120",
                "--checkpoint-dir", tmp, "--resume", "never"]
         for p in params:
             cmd += ["--param", p]
@@ -70,7 +72,7 @@ def main() -> None:
         r["efficiency"] = s1 / r["sec_per_step"]
         r["step_time_growth"] = r["sec_per_step"] / s1 - 1
     result = {"benchmark": "scaling", "workload": "forecasting MLP (width 512, depth 4)", "backend": "gloo",
-              "machine": {"host": platform.node(), "cpus": torch.get_num_threads(), "platform": platform.platform()},
+              "machine": machine(), "git": git_state(REPO),
               "versions": {"nairrcore": nairrcore.__version__, "torch": torch.__version__},
               "config": {"cities": args.cities, "batch": args.batch, "epochs": args.epochs},
               "formulas": {"strong": "E(N) = T(1) / (N * T(N)), T = training time per epoch, fixed global batch",
