@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "train/state_archive_check.h"
 
 namespace nairrcore::train {
 
@@ -148,6 +149,7 @@ void load_training_state(const std::string& blob, torch::nn::Module& model, torc
   const auto device = model.parameters().empty() ? c10::Device("cpu") : model.parameters()[0].device();
   torch::serialize::InputArchive root;
   try {
+    check_state_archive(blob);
     std::istringstream in(blob);
     root.load_from(in, device);
     restore(root, device, model, optimizer, scaler, p, extra);

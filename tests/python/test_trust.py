@@ -7,12 +7,15 @@ and the command line exits non-zero with one line and no traceback."""
 
 from __future__ import annotations
 
+import io
 import json
 import lzma
+import pickletools
 import shutil
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import hypothesis
@@ -141,7 +144,28 @@ def test_resume_under_other_settings_is_an_error_naming_them(weather_dir, tmp_pa
     assert fresh.returncode == 0, fresh.stderr[-2000:]
 
 
-def test_a_damaged_training_state_under_a_good_checksum_is_a_data_error_naming_the_file(weather_dir, tmp_path):
+def _second_half_lost(blob: bytes) -> bytes:
+    return blob[:len(blob) // 2] + b"\x00" * (len(blob) - len(blob) // 2)
+
+
+def _string_claims_2_gib(blob: bytes) -> bytes:
+    """The first BINUNICODE string in data.pkl claims 2 GiB (the importer would
+    reserve that much before finding the record too short)."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("/data.pkl"))
+        pickle_bytes = archive.read(info)
+    header = blob[info.header_offset:info.header_offset + 30]
+    start = info.header_offset + 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    assert blob[start:start + len(pickle_bytes)] == pickle_bytes  # stored, not compressed
+    at = start + next(pos for op, _, pos in pickletools.genops(pickle_bytes) if op.name == "BINUNICODE")
+    return blob[:at + 1] + (2**31 - 1).to_bytes(4, "little") + blob[at + 5:]
+
+
+@pytest.mark.parametrize("damage, why", [(_second_half_lost, "training state: unreadable"),
+                                         (_string_claims_2_gib, "past the record's end")],
+                         ids=["second half lost", "a string claims 2 GiB"])
+def test_a_damaged_training_state_under_a_good_checksum_is_a_data_error_naming_the_file(weather_dir, tmp_path,
+                                                                                          damage, why):
     """A checkpoint written whole (its checksum matches) whose training state
     is not one nairrcore can read, e.g. bytes from another tool: one line naming it."""
     ck = tmp_path / "ck"
@@ -150,15 +174,12 @@ def test_a_damaged_training_state_under_a_good_checksum_is_a_data_error_naming_t
     assert subprocess.run(base, capture_output=True, timeout=300).returncode == 0
     path = CheckpointManager(ck).checkpoints()[0]
     state = torch.load(path, weights_only=False)
-    blob = bytearray(state["core"])
-    blob[len(blob) // 2:] = b"\x00" * (len(blob) - len(blob) // 2)  # the archive's second half lost
-    state["core"] = bytes(blob)
-    manager = CheckpointManager(ck, keep=10)
-    damaged = manager.save(state, int(path.name[5:14]) + 1)
+    state["core"] = damage(bytes(state["core"]))
+    damaged = CheckpointManager(ck, keep=10).save(state, int(path.name[5:14]) + 1)
     out = subprocess.run(base, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr[-2000:]
     assert f"nairrcore: error: {damaged}: training state: unreadable" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert why in out.stderr and "Traceback" not in out.stderr
 
 
 def test_a_run_that_diverges_stops_and_is_marked_failed(weather_dir, tmp_path):
