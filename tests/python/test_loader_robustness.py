@@ -54,8 +54,11 @@ def test_memory_is_bounded_by_the_prefetch_depth():
     assert peak - base < (prefetch + workers + 2) * batch_bytes, (peak - base) / batch_bytes
 
 
+# The child installs Python's own Ctrl-C handler: started from a background job
+# of a non-interactive shell (as CI runners may), it inherits SIGINT ignored.
 SCRIPT = textwrap.dedent("""
-    import os, sys, time, torch, nairrcore
+    import os, signal, sys, time, torch, nairrcore
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     x, y = torch.randn(2_000_000, 37), torch.randn(2_000_000, 3)
     base = len(os.listdir("/proc/self/task"))
     loader = nairrcore.TabularLoader(x, y, batch_size=512, workers=2, prefetch=8)
