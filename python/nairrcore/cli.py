@@ -150,12 +150,29 @@ def _print_in_rank_order(line: str, rank: int, size: int) -> None:
         td.barrier()
 
 
+def _run_status(run_dir: str) -> tuple[str | None, str | None]:
+    try:
+        summary = json.loads((Path(run_dir) / "run_summary.json").read_text())
+        return summary.get("status"), summary.get("error")
+    except (OSError, ValueError, AttributeError):
+        return None, None
+
+
 def _cmd_validate(args) -> int:
+    """Exit 0 only when every folder is intact and its run completed: an intact
+    record of a failed run is reported as such, never as a plain 'ok'."""
     bad = 0
     for run_dir in args.run_dirs:
         problems = validate_run(run_dir)
-        bad += bool(problems)
-        print(f"{run_dir}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+        status, error = _run_status(run_dir)
+        if problems:
+            print(f"{run_dir}: {len(problems)} problem(s)")
+        elif status != "completed":
+            print(f"{run_dir}: intact record of a run that did not complete (status {status}"
+                  f"{f': {error}' if error else ''}); compare and plan leave it out")
+        else:
+            print(f"{run_dir}: ok")
+        bad += bool(problems) or status != "completed"
         for p in problems:
             print(f"  {p}")
     return 1 if bad else 0

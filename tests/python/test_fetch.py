@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import lzma
 import shutil
@@ -6,7 +7,7 @@ import pytest
 
 import nairrcore
 from conftest import SHARED_DATA, WEATHER_ARCHIVE
-from nairrcore.data import fetch
+from nairrcore.data import DATASETS, fetch
 
 
 def test_weather_from_archive_is_cached(tmp_path):
@@ -55,3 +56,17 @@ def test_unknown_dataset_and_missing_source(tmp_path):
         fetch("mnist", dest=tmp_path)
     with pytest.raises(nairrcore.DataError, match="nope"):
         fetch("weather", dest=tmp_path, source=tmp_path / "nope")
+
+
+def test_a_failed_download_says_how_to_fetch_from_a_local_copy(tmp_path, monkeypatch):
+    """No network (a closed local port stands in for the publisher): a DataError naming
+    the address, the cache that holds no copy and the command that fills it; nothing left behind."""
+    unreachable = dataclasses.replace(DATASETS["cifar10"], url="http://127.0.0.1:9/cifar-10-binary.tar.gz")
+    monkeypatch.setitem(DATASETS, "cifar10", unreachable)
+    with pytest.raises(nairrcore.DataError) as err:
+        fetch("cifar10", dest=tmp_path)
+    message = str(err.value)
+    assert message.startswith("http://127.0.0.1:9/cifar-10-binary.tar.gz: cannot download (")
+    assert f"no fetched copy of the cifar10 data set in {tmp_path}" in message
+    assert "nairrcore data fetch cifar10 --from PATH" in message
+    assert list(tmp_path.iterdir()) == []

@@ -116,6 +116,9 @@ def test_failing_notebook_keeps_partial_evidence_marked_failed(weather_dir, tmp_
     assert summary["status"] == "failed" and "width" in summary["error"]
     assert validate_run(run_dir) == []
     assert (run_dir / "forecasting.ipynb").is_file() and (run_dir / "MANIFEST.sha256").is_file()
+    checked = subprocess.run([*NAIRRCORE, "report", "validate", str(run_dir)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "did not complete (status failed: " in checked.stdout
+    assert ": ok" not in checked.stdout
 
 
 def plain_nbconvert(notebook: str, tmp_path: Path, cache: Path, **env) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ import lzma
 import os
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,13 +169,19 @@ def _verify(folder: Path, spec: DatasetSource, strict: bool) -> None:
 def _download(spec: DatasetSource, tmp: Path) -> Path:
     target = tmp / Path(spec.url).name
     md5 = hashlib.md5()
-    with urllib.request.urlopen(spec.url) as response, open(target, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with progress_bar(total=total, unit="B", unit_scale=True, desc=f"fetch {spec.name}") as bar:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-                md5.update(block)
-                bar.update(len(block))
+    try:
+        with urllib.request.urlopen(spec.url) as response, open(target, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=f"fetch {spec.name}") as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+                    md5.update(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DataError(f"{spec.url}: cannot download ({reason}); there is no fetched copy of the {spec.name} "
+                        f"data set in {tmp.parent}: fetch one from a local archive or folder with "
+                        f"`nairrcore data fetch {spec.name} --from PATH`, or set NAIRRCORE_DATA to one") from exc
     if spec.download_md5 and md5.hexdigest() != spec.download_md5:
         raise DataError(f"{spec.url}: md5 {md5.hexdigest()} does not match the published {spec.download_md5}")
     return target
