@@ -123,7 +123,8 @@ void check_state_archive(const std::string& blob) {
     if (size > blob.size())
       throw DataError("training state: unreadable (record '" + name + "' claims " + std::to_string(size) +
                       " bytes in an archive of " + std::to_string(blob.size()) + ")");
-    if (!ends_with(name, ".pkl")) continue;
+    // data.pkl, constants.pkl, and the code's *.debug_pkl (read when the importer reports an error)
+    if (!ends_with(name, ".pkl") && !ends_with(name, ".debug_pkl")) continue;
     auto [data, n] = reader.getRecord(name);
     PickleWalk(name, static_cast<const uint8_t*>(data.get()), n).run();
   }
