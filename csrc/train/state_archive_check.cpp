@@ -24,7 +24,9 @@ class PickleWalk {
     while (pos_ < size_) {
       const size_t at = pos_;
       switch (static_cast<char>(data_[pos_++])) {
-        case '(': case '.': case '0': case '1': case '2': case 'N': case ']': case 'a': case 'e': case 'l':
+        case '.':
+          return;  // STOP
+        case '(': case '0': case '1': case '2': case 'N': case ']': case 'a': case 'e': case 'l':
         case ')': case 't': case '}': case 'd': case 's': case 'u': case 'R': case 'b': case 'Q': case 'o':
         case '\x81': case '\x85': case '\x86': case '\x87': case '\x88': case '\x89': case '\x8f':
         case '\x90': case '\x91': case '\x92': case '\x93': case '\x94':
@@ -66,7 +68,6 @@ class PickleWalk {
         default:
           return;
       }
-      if (data_[at] == '.') return;
     }
   }
 

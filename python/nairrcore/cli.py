@@ -25,6 +25,7 @@ from nairrcore.data import fetch
 from nairrcore.errors import ConfigError, DataError
 from nairrcore.evidence import RunRecorder, outputs_root, validate_run
 from nairrcore.evidence.recorder import new_run_id
+from nairrcore.evidence.validate import read_json_object
 from nairrcore.execute import NotebookFailed, parse_params, run_notebook
 from nairrcore.files import write_json, write_text
 from nairrcore.jobs import sweep
@@ -150,21 +151,14 @@ def _print_in_rank_order(line: str, rank: int, size: int) -> None:
         td.barrier()
 
 
-def _run_status(run_dir: str) -> tuple[str | None, str | None]:
-    try:
-        summary = json.loads((Path(run_dir) / "run_summary.json").read_text())
-        return summary.get("status"), summary.get("error")
-    except (OSError, ValueError, AttributeError):
-        return None, None
-
-
 def _cmd_validate(args) -> int:
     """Exit 0 only when every folder is intact and its run completed: an intact
     record of a failed run is reported as such, never as a plain 'ok'."""
     bad = 0
     for run_dir in args.run_dirs:
         problems = validate_run(run_dir)
-        status, error = _run_status(run_dir)
+        summary = read_json_object(Path(run_dir) / "run_summary.json")[0] or {}
+        status, error = summary.get("status"), summary.get("error")
         if problems:
             print(f"{run_dir}: {len(problems)} problem(s)")
         elif status != "completed":

@@ -111,17 +111,25 @@ def get(name: str) -> Workload:
     return WORKLOADS[name]
 
 
+def _module_file(module) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve() if file else None
+
+
 def _import_workload(spec: str) -> Workload:
     try:
         if spec.endswith(".py"):
             path = Path(spec).resolve()
             if not path.is_file():
                 raise ConfigError(f"workload: {spec}: no such file")
-            module = sys.modules.get(path.stem)
-            if module is None or Path(getattr(module, "__file__", "")).resolve() != path:
-                module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            # a private module name: a file called like an imported module (json.py) replaces nothing
+            name = f"_nairrcore_workload_{path.stem}"
+            module = next((m for m in (sys.modules.get(path.stem), sys.modules.get(name))
+                           if m is not None and _module_file(m) == path), None)
+            if module is None:
+                module_spec = importlib.util.spec_from_file_location(name, path)
                 module = importlib.util.module_from_spec(module_spec)
-                sys.modules[path.stem] = module
+                sys.modules[name] = module
                 module_spec.loader.exec_module(module)
         else:
             module = importlib.import_module(spec)

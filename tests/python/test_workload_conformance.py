@@ -76,3 +76,11 @@ def test_an_unknown_workload_names_the_known_ones():
         get("forecast")
     assert {"forecasting", "cifar10"} <= set(WORKLOADS) and fc.WORKLOAD is get("forecasting")
     assert cifar10.WORKLOAD is get("cifar10")
+
+
+def test_a_workload_file_named_like_an_imported_module_replaces_nothing(tmp_path):
+    stdlib_json = sys.modules["json"]
+    (tmp_path / "json.py").write_text("REGISTERS = 0\n")
+    with pytest.raises(ConfigError, match="registers 0 workloads"):
+        get(str(tmp_path / "json.py"))
+    assert sys.modules["json"] is stdlib_json

@@ -8,6 +8,7 @@ it into place, so an interrupted fetch leaves nothing half-written.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import lzma
 import os
@@ -177,7 +178,8 @@ def _download(spec: DatasetSource, tmp: Path) -> Path:
                     out.write(block)
                     md5.update(block)
                     bar.update(len(block))
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as exc:
+        # (not every OSError: a full disk while writing the copy is not a failed download)
         reason = getattr(exc, "reason", None) or exc
         raise DataError(f"{spec.url}: cannot download ({reason}); there is no fetched copy of the {spec.name} "
                         f"data set in {tmp.parent}: fetch one from a local archive or folder with "

@@ -24,13 +24,17 @@ def scheduler_job_id() -> str | None:
     return None
 
 
-def _cpu_model() -> str:
+def _cpuinfo() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
+        return ""
+
+
+def _cpu_model(cpuinfo: str) -> str:
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor()
 
 
@@ -52,10 +56,7 @@ def cpu_id(cpuinfo: str | None = None) -> dict:
     """Vendor, family, model, stepping, clock (MHz as reported) and, where known,
     the microarchitecture of the first CPU in ``cpuinfo`` (default /proc/cpuinfo)."""
     if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
+        cpuinfo = _cpuinfo()
     fields = {}
     for line in cpuinfo.splitlines():
         if not line.strip():
@@ -82,15 +83,24 @@ def cpu_id(cpuinfo: str | None = None) -> dict:
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "asimd", "sve")
 
 
-def _cpu_isa() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                flags = set(line.split(":", 1)[1].split())
-                return [f for f in ISA_FLAGS if f in flags]
-    except OSError:
-        pass
+def _cpu_isa(cpuinfo: str) -> list[str]:
+    for line in cpuinfo.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags = set(line.split(":", 1)[1].split())
+            return [f for f in ISA_FLAGS if f in flags]
     return []
+
+
+def _cpu() -> dict:
+    """The CPU facts every benchmark JSON and run folder carries, from one read of /proc/cpuinfo."""
+    cpuinfo = _cpuinfo()
+    return {
+        "cpu_model": _cpu_model(cpuinfo),
+        "cpu_isa": _cpu_isa(cpuinfo),
+        "cpu_id": cpu_id(cpuinfo),
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
 
 
 def machine() -> dict:
@@ -100,11 +110,7 @@ def machine() -> dict:
     return {
         "host": socket.gethostname(),
         "os": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_isa": _cpu_isa(),
-        "cpu_id": cpu_id(),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        **_cpu(),
         "torch_threads": torch.get_num_threads(),
         "mem_total_bytes": _mem_total_bytes(),
         "python": platform.python_version(),
@@ -156,11 +162,7 @@ def snapshot(env_dir: Path) -> dict:
         "host": socket.gethostname(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "cpu_model": _cpu_model(),
-        "cpu_isa": _cpu_isa(),
-        "cpu_id": cpu_id(),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        **_cpu(),
         "mem_total_bytes": _mem_total_bytes(),
         "scheduler_job_id": scheduler_job_id(),
         "scheduler_env": {k: v for k, v in os.environ.items() if k.startswith(SCHEDULER_VARS)},
