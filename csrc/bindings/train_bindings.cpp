@@ -2,6 +2,7 @@
 #include "train/forecast_trainer.h"
 #include "train/image_trainer.h"
 #include "train/fused_optimizer.h"
+#include "train/max_pool.h"
 #include "train/norm_gelu_dropout.h"
 
 namespace nairrcore::bindings {
@@ -120,6 +121,10 @@ void bind_train(py::module_& m) {
         py::arg("z"), py::arg("gamma"), py::arg("beta"), py::arg("eps") = 1e-5, py::arg("p") = 0.0,
         py::arg("training") = true,
         "The MLP block's fused LayerNorm -> GELU -> dropout (fp32 CPU rows, or CUDA rows), for tests.");
+  m.def("max_pool_2x2", &max_pool_2x2, py::arg("x"),
+        "The fast net's 2x2 max pool: nairrcore's kernels for channels-last CUDA images, else at::max_pool2d.");
+  m.def("max_pool_2x2_uses_kernel", &max_pool_2x2_cuda_fits, py::arg("x"),
+        "Whether max_pool_2x2 takes nairrcore's GPU kernels for this tensor.");
 
   py::class_<ForecastTrainer> trainer(m, "ForecastTrainer");
   trainer.def(py::init<const MlpConfig&, const FitConfig&>(), py::arg("model"), py::arg("fit"))

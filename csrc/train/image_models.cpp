@@ -7,6 +7,7 @@
 #include <torch/utils.h>
 
 #include "common/errors.h"
+#include "train/max_pool.h"
 
 namespace nairrcore::train {
 
@@ -114,7 +115,7 @@ ConvGroup::ConvGroup(int64_t in, int64_t out, double bn_momentum) {
 }
 
 at::Tensor ConvGroup::forward(const at::Tensor& x) {
-  auto out = at::max_pool2d(conv1_->forward(x), {2, 2});
+  auto out = max_pool_2x2(conv1_->forward(x));
   out = at::gelu(norm1_->forward(out));
   return at::gelu(norm2_->forward(conv2_->forward(out)));
 }

@@ -2,7 +2,7 @@
 # The GPU verification steps of docs/GPU_CHECK.md, in order. Each writes its
 # JSON, logs or run folders under $RESULTS and never stops the steps after it.
 #   steps.sh [--size full|smoke|dry] STEP...
-# STEP: tests cuda forecast cifar notebooks notebooks_full (all: tests forecast cifar notebooks)
+# STEP: tests cuda forecast cifar notebooks notebooks_full profile (all: tests forecast cifar notebooks)
 # --size dry runs the same code paths on the CPU with tiny configurations
 # (CI runs it, so the plan cannot rot while no GPU is at hand).
 # Environment: NAIRRCORE_SHARED_DATA (data sets: weather archive and
@@ -54,13 +54,14 @@ step_tests() {
   fi
   run pytest "$PY" -m pytest -q -p no:cacheprovider -rs --junitxml "$RESULTS/pytest.xml" \
     tests/python/test_cuda.py tests/python/test_norm_gelu_dropout.py tests/python/test_fused_optimizer.py \
-    tests/python/test_loader.py tests/python/test_build.py \
+    tests/python/test_max_pool.py tests/python/test_precision.py tests/python/test_loader.py tests/python/test_build.py \
     "tests/python/test_preemption.py::test_sigterm_checkpoint_resume_is_bitwise_identical"
 }
 
 step_cuda() {  # the GPU-only tests alone (a short call when the build is already tested)
   run pytest_cuda "$PY" -m pytest -q -p no:cacheprovider -rs --junitxml "$RESULTS/pytest_cuda.xml" \
-    tests/python/test_cuda.py tests/python/test_fused_optimizer.py
+    tests/python/test_cuda.py tests/python/test_fused_optimizer.py tests/python/test_max_pool.py \
+    tests/python/test_precision.py
 }
 
 step_forecast() {
@@ -123,10 +124,15 @@ step_notebooks_full() {  # the spec's sizes
   run validate_full "$PY" -m nairrcore report validate "$RESULTS"/outputs/*/*/*
 }
 
+step_profile() {  # kernel by kernel, nairrcore against Python (GPU only; bench/kernel_profile.py)
+  [ "$DEVICE" = cuda ] || return 0
+  run kernel_profile "$PY" bench/kernel_profile.py --cifar "$CIFAR" ${PROFILE_ARGS:-} --out "$RESULTS/kernel_profile.json"
+}
+
 for step in "$@"; do
   case "$step" in
-    tests|cuda|forecast|cifar|notebooks|notebooks_full) "step_$step" ;;
-    *) echo "unknown step: $step (tests cuda forecast cifar notebooks notebooks_full; all: tests forecast cifar notebooks)" >&2; exit 2 ;;
+    tests|cuda|forecast|cifar|notebooks|notebooks_full|profile) "step_$step" ;;
+    *) echo "unknown step: $step (tests cuda forecast cifar notebooks notebooks_full profile; all: tests forecast cifar notebooks)" >&2; exit 2 ;;
   esac
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -160,3 +160,14 @@ def test_resnet18_trains_through_a_graph(cifar_small):
     assert trainer.cuda_graphs.startswith("on: captured 1 time(s)"), trainer.cuda_graphs
     assert all(math.isfinite(h["train_loss"]) for h in history)
     assert history[1]["train_loss"] < history[0]["train_loss"]
+    # bf16 BatchNorm: cuDNN where it agreed with torch on the probe, else torch's kernels, said either way
+    assert trainer.batch_norm == "cudnn (bf16)" or trainer.batch_norm.startswith("torch (off: "), trainer.batch_norm
+
+
+def test_fast_net_takes_fp16_and_the_pool_kernels_by_default(cifar_small):
+    cfg = cifar10.Cifar10Config(model="fastnet", device="cuda", epochs=1, batch_size=500, widths=(32, 64, 64))
+    trainer = cifar10.Trainer(cfg)
+    trainer.fit(cifar_small)
+    assert trainer.precision == "fp16" and trainer.batch_norm == "cudnn (torch's choice)"
+    x = torch.randn(8, 32, 32, 32, device="cuda", dtype=torch.float16).contiguous(memory_format=torch.channels_last)
+    assert nairrcore._native.core.max_pool_2x2_uses_kernel(x)

@@ -42,3 +42,18 @@ def test_a_precision_the_device_lacks_fails_clearly():
         check_precision("fp16", "cpu", None)
     assert check_precision("bf16", "cpu", None) == "bf16"
     assert check_precision("fp16", "cuda", (6, 1)) == "fp16"
+
+
+@pytest.mark.parametrize("capability,fastnet,resnet18", [((6, 1), "fp32", "fp32"), ((7, 5), "fp16", "fp16"),
+                                                         ((9, 0), "fp16", "bf16")])
+def test_the_fast_net_takes_its_recipes_fp16_on_gpus(monkeypatch, capability, fastnet, resnet18):
+    import torch
+    from nairrcore import cifar10
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    gpu = torch.device("cuda", 0)
+    assert cifar10.Cifar10Config(model="fastnet").resolve_precision(gpu) == fastnet
+    assert cifar10.Cifar10Config(model="resnet18").resolve_precision(gpu) == resnet18
+    if capability >= (8, 0):  # a precision asked for is kept
+        assert cifar10.Cifar10Config(model="fastnet", precision="bf16").resolve_precision(gpu) == "bf16"
+    assert cifar10.Cifar10Config(model="fastnet").resolve_precision(torch.device("cpu")) == "fp32"

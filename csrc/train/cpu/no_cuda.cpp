@@ -1,5 +1,6 @@
 // Stand-ins for the training loops' CUDA parts when the package is built without CUDA.
 #include "common/errors.h"
+#include "train/max_pool.h"
 #include "train/norm_gelu_dropout.h"
 #include "train/step_graph.h"
 
@@ -23,6 +24,11 @@ std::string StepGraph::status() const { return "off: " + impl_->off_reason; }
 bool norm_gelu_dropout_cuda_available() { return false; }
 bool norm_gelu_dropout_cuda_fits(const at::Tensor&) { return false; }
 at::Tensor norm_gelu_dropout_cuda(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, double, bool) {
+  throw ConfigError("this nairrcore build has no CUDA kernels; rebuild with a CUDA toolkit");
+}
+
+bool max_pool_2x2_cuda_fits(const at::Tensor&) { return false; }
+at::Tensor max_pool_2x2_cuda(const at::Tensor&) {
   throw ConfigError("this nairrcore build has no CUDA kernels; rebuild with a CUDA toolkit");
 }
 
