@@ -27,6 +27,7 @@ import mlp_step  # noqa: E402
 
 from nairrcore import cifar10  # noqa: E402
 from nairrcore import forecasting as fc  # noqa: E402
+from nairrcore._native import core  # noqa: E402
 from nairrcore.data.cifar10 import ImageSet  # noqa: E402
 from nairrcore.evidence.environment import machine  # noqa: E402
 
@@ -133,6 +134,7 @@ def resnet_cases(args, data) -> dict:
         cifar10.Trainer(cfg).fit(subset)
     fit(4)
     out["nairrcore"] = _profile_fits(fit, steps)
+    out["cudnn_bf16_batch_norm"] = core.cudnn_bf16_batch_norm_status()
     return out
 
 

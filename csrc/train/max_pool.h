@@ -1,6 +1,7 @@
 #pragma once
-// 2x2, stride-2 max pooling (the fast net's conv groups). On a GPU, for
-// channels-last float32/bf16/fp16 activations of even height and width, it
+// 2x2, stride-2 max pooling, floor mode (the fast net's conv groups, on
+// 31x31, 15x15 and 7x7 activations). On a GPU, for channels-last
+// float32/bf16/fp16 activations, it
 // runs nairrcore's kernels (train/cuda/max_pool.cu): one read of each window
 // and a one-byte winner forward, one write of each input backward. Anything
 // else goes to at::max_pool2d. Same values and gradients as at::max_pool2d,

@@ -54,14 +54,13 @@ step_tests() {
   fi
   run pytest "$PY" -m pytest -q -p no:cacheprovider -rs --junitxml "$RESULTS/pytest.xml" \
     tests/python/test_cuda.py tests/python/test_norm_gelu_dropout.py tests/python/test_fused_optimizer.py \
-    tests/python/test_max_pool.py tests/python/test_precision.py tests/python/test_loader.py tests/python/test_build.py \
+    tests/python/test_max_pool.py tests/python/test_loader.py tests/python/test_build.py \
     "tests/python/test_preemption.py::test_sigterm_checkpoint_resume_is_bitwise_identical"
 }
 
 step_cuda() {  # the GPU-only tests alone (a short call when the build is already tested)
   run pytest_cuda "$PY" -m pytest -q -p no:cacheprovider -rs --junitxml "$RESULTS/pytest_cuda.xml" \
-    tests/python/test_cuda.py tests/python/test_fused_optimizer.py tests/python/test_max_pool.py \
-    tests/python/test_precision.py
+    tests/python/test_cuda.py tests/python/test_fused_optimizer.py tests/python/test_max_pool.py
 }
 
 step_forecast() {

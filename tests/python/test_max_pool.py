@@ -35,12 +35,14 @@ def both(x, dout):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(4, 64, 32, 32), (3, 24, 16, 8), (2, 5, 6, 10)])  # c=5: one channel a thread
+# the fast net's first group (31 x 31: the last row and column are in no window), even sizes, c=5: one channel a thread
+@pytest.mark.parametrize("shape", [(4, 64, 31, 31), (3, 24, 16, 8), (2, 5, 7, 10)])
 def test_gpu_pool_equals_torch_bit_for_bit(dtype, shape):
     x = images(*shape, "cuda", dtype, levels=2)
     assert core.max_pool_2x2_uses_kernel(x)
     dout = torch.randn(shape[0], shape[1], shape[2] // 2, shape[3] // 2, device="cuda").to(dtype)
-    (out, dx), (ref_out, ref_dx) = both(x, dout.contiguous(memory_format=torch.channels_last))
+    dout = dout.contiguous(memory_format=torch.channels_last)
+    (out, dx), (ref_out, ref_dx) = both(x, dout)
     assert out.is_contiguous(memory_format=torch.channels_last) and dx.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(out, ref_out)
     assert torch.equal(dx, ref_dx)  # ties: the first maximum in row-major order gets the gradient, as in torch
@@ -76,7 +78,6 @@ def test_gpu_pool_replays_from_a_cuda_graph():
 
 @pytest.mark.parametrize("make", [
     lambda: images(2, 8, 4, 4, "cpu", torch.float32),                        # not on a GPU
-    pytest.param(lambda: images(2, 8, 5, 4, "cuda", torch.float32), marks=pytest.mark.cuda),  # odd height
     pytest.param(lambda: torch.randn(2, 8, 4, 4, device="cuda", requires_grad=True), marks=pytest.mark.cuda),  # NCHW
     pytest.param(lambda: images(2, 8, 4, 4, "cuda", torch.float64), marks=pytest.mark.cuda),  # float64
 ])

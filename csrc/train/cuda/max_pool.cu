@@ -3,7 +3,9 @@
 // index per output and scatter gradients with a loop over every window that
 // may cover an input; these windows never overlap, so each thread reads its
 // window's four vectors of channels once, keeps a one-byte winner, and
-// backward writes every input exactly once (no zero-fill, no atomics).
+// backward writes every input of a window exactly once (no atomics; with an
+// odd height or width the last row or column is in no window, as in ATen's
+// floor mode, and the caller zero-fills it).
 // Ties and NaN follow ATen: the first maximum in row-major order wins, and a
 // NaN wins over any number and over an earlier NaN.
 #include <cuda_bf16.h>
@@ -35,7 +37,7 @@ __device__ __forceinline__ T zero() {
 }
 
 // Output element i*V.. of the flat [n, oh, ow, c/V] index -> the window's top-left input offset.
-__device__ __forceinline__ int64_t window_base(int64_t i, int cv, int ow_count, int oh_count, int w, int c,
+__device__ __forceinline__ int64_t window_base(int64_t i, int cv, int ow_count, int oh_count, int h, int w, int c,
                                                int v) {
   const int g = static_cast<int>(i % cv);
   int64_t r = i / cv;
@@ -43,17 +45,17 @@ __device__ __forceinline__ int64_t window_base(int64_t i, int cv, int ow_count, 
   r /= ow_count;
   const int oh = static_cast<int>(r % oh_count);
   const int64_t n = r / oh_count;
-  return ((n * (2 * oh_count) + 2 * oh) * w + 2 * ow) * c + static_cast<int64_t>(g) * v;
+  return ((n * h + 2 * oh) * w + 2 * ow) * c + static_cast<int64_t>(g) * v;
 }
 
 template <typename T, int V>
 __global__ void max_pool_forward(const T* __restrict__ x, T* __restrict__ out, uint8_t* __restrict__ which,
-                                 int64_t total, int oh, int ow, int w, int c) {
+                                 int64_t total, int oh, int ow, int h, int w, int c) {
   const int cv = c / V;
   const int64_t row = static_cast<int64_t>(w) * c;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t base = window_base(i, cv, ow, oh, w, c, V);
+    const int64_t base = window_base(i, cv, ow, oh, h, w, c, V);
     Pack<T, V> in[4];
     in[0] = *reinterpret_cast<const Pack<T, V>*>(x + base);
     in[1] = *reinterpret_cast<const Pack<T, V>*>(x + base + c);
@@ -83,12 +85,12 @@ __global__ void max_pool_forward(const T* __restrict__ x, T* __restrict__ out, u
 
 template <typename T, int V>
 __global__ void max_pool_backward(const T* __restrict__ dout, const uint8_t* __restrict__ which,
-                                  T* __restrict__ dx, int64_t total, int oh, int ow, int w, int c) {
+                                  T* __restrict__ dx, int64_t total, int oh, int ow, int h, int w, int c) {
   const int cv = c / V;
   const int64_t row = static_cast<int64_t>(w) * c;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t base = window_base(i, cv, ow, oh, w, c, V);
+    const int64_t base = window_base(i, cv, ow, oh, h, w, c, V);
     const Pack<T, V> g = *reinterpret_cast<const Pack<T, V>*>(dout + i * V);
     const Pack<uint8_t, V> won = *reinterpret_cast<const Pack<uint8_t, V>*>(which + i * V);
     Pack<T, V> d[4];
@@ -125,10 +127,10 @@ cudaError_t forward_typed(const MaxPool2x2& a, cudaStream_t stream) {
   constexpr int kV = 16 / sizeof(T);
   if (vector_width<T>(a.c, a.x, a.out) == kV && aligned(a.which, kV)) {
     const int64_t total = a.n * oh * ow * (a.c / kV);
-    max_pool_forward<T, kV><<<blocks_for(total), kThreads, 0, stream>>>(x, out, a.which, total, oh, ow, a.w, a.c);
+    max_pool_forward<T, kV><<<blocks_for(total), kThreads, 0, stream>>>(x, out, a.which, total, oh, ow, a.h, a.w, a.c);
   } else {
     const int64_t total = a.n * oh * ow * a.c;
-    max_pool_forward<T, 1><<<blocks_for(total), kThreads, 0, stream>>>(x, out, a.which, total, oh, ow, a.w, a.c);
+    max_pool_forward<T, 1><<<blocks_for(total), kThreads, 0, stream>>>(x, out, a.which, total, oh, ow, a.h, a.w, a.c);
   }
   return cudaGetLastError();
 }
@@ -141,11 +143,11 @@ cudaError_t backward_typed(const MaxPool2x2Backward& a, cudaStream_t stream) {
   constexpr int kV = 16 / sizeof(T);
   if (vector_width<T>(a.c, a.dout, a.dx) == kV && aligned(a.which, kV)) {
     const int64_t total = a.n * oh * ow * (a.c / kV);
-    max_pool_backward<T, kV><<<blocks_for(total), kThreads, 0, stream>>>(dout, a.which, dx, total, oh, ow, a.w,
-                                                                         a.c);
+    max_pool_backward<T, kV><<<blocks_for(total), kThreads, 0, stream>>>(dout, a.which, dx, total, oh, ow, a.h,
+                                                                         a.w, a.c);
   } else {
     const int64_t total = a.n * oh * ow * a.c;
-    max_pool_backward<T, 1><<<blocks_for(total), kThreads, 0, stream>>>(dout, a.which, dx, total, oh, ow, a.w, a.c);
+    max_pool_backward<T, 1><<<blocks_for(total), kThreads, 0, stream>>>(dout, a.which, dx, total, oh, ow, a.h, a.w, a.c);
   }
   return cudaGetLastError();
 }

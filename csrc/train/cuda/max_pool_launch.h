@@ -9,8 +9,8 @@
 
 namespace nairrcore::train::cuda {
 
-// x: [n, h, w, c] (NHWC, i.e. a channels-last NCHW tensor) with h and w even;
-// out: [n, h/2, w/2, c]; which: one byte per output value, the window position
+// x: [n, h, w, c] (NHWC, i.e. a channels-last NCHW tensor), h and w >= 2;
+// out: [n, h/2, w/2, c] (floor); which: one byte per output value, the window position
 // (0..3, row-major) that won, for backward.
 struct MaxPool2x2 {
   RowType type;
@@ -25,7 +25,7 @@ struct MaxPool2x2Backward {
   RowType type;
   const void* dout;
   const uint8_t* which;
-  void* dx;  // fully written: the winner gets dout, the other three 0
+  void* dx;  // every window written: the winner gets dout, the other three 0
   int64_t n;
   int h, w, c;
 };

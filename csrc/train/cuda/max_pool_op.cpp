@@ -49,7 +49,9 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
     const auto which = ctx->get_saved_variables()[0];
     const auto shape = ctx->saved_data["shape"].toIntVector();
     const auto dout = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
-    auto dx = at::empty(shape, dout.options().memory_format(at::MemoryFormat::ChannelsLast));
+    const auto layout = dout.options().memory_format(at::MemoryFormat::ChannelsLast);
+    // An odd last row or column lies in no window: its gradient is 0.
+    auto dx = shape[2] % 2 || shape[3] % 2 ? at::zeros(shape, layout) : at::empty(shape, layout);
     cuda::MaxPool2x2Backward a{value_type(dout.scalar_type()), dout.const_data_ptr(), which.const_data_ptr<uint8_t>(),
                                dx.data_ptr(), shape[0], static_cast<int>(shape[2]), static_cast<int>(shape[3]),
                                static_cast<int>(shape[1])};
@@ -61,7 +63,7 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
 
 bool max_pool_2x2_cuda_fits(const at::Tensor& x) {
   const auto t = x.scalar_type();
-  return x.is_cuda() && x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0 &&
+  return x.is_cuda() && x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2 &&
          x.is_contiguous(at::MemoryFormat::ChannelsLast) && x.size(1) <= std::numeric_limits<int>::max() &&
          x.size(2) <= std::numeric_limits<int>::max() && x.size(3) <= std::numeric_limits<int>::max() &&
          (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf);
@@ -69,8 +71,8 @@ bool max_pool_2x2_cuda_fits(const at::Tensor& x) {
 
 at::Tensor max_pool_2x2_cuda(const at::Tensor& x) {
   NAIRR_CHECK_ARG(max_pool_2x2_cuda_fits(x),
-                  "max_pool_2x2_cuda: expected channels-last float32/bf16/fp16 CUDA images [n, c, h, w] with even "
-                  "h and w, got " + c10::str(x.sizes()) + " " + std::string(c10::toString(x.scalar_type())) +
+                  "max_pool_2x2_cuda: expected channels-last float32/bf16/fp16 CUDA images [n, c, h, w] with h and "
+                  "w >= 2, got " + c10::str(x.sizes()) + " " + std::string(c10::toString(x.scalar_type())) +
                       " on " + x.device().str());
   return MaxPool2x2Cuda::apply(x);
 }
