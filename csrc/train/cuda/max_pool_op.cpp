@@ -51,7 +51,8 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
     const auto dout = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
     const auto layout = dout.options().memory_format(at::MemoryFormat::ChannelsLast);
     // An odd last row or column lies in no window: its gradient is 0.
-    auto dx = shape[2] % 2 || shape[3] % 2 ? at::zeros(shape, layout) : at::empty(shape, layout);
+    auto dx = at::empty(shape, layout);  // (at::zeros ignores the memory format)
+    if (shape[2] % 2 || shape[3] % 2) dx.zero_();
     cuda::MaxPool2x2Backward a{value_type(dout.scalar_type()), dout.const_data_ptr(), which.const_data_ptr<uint8_t>(),
                                dx.data_ptr(), shape[0], static_cast<int>(shape[2]), static_cast<int>(shape[3]),
                                static_cast<int>(shape[1])};
