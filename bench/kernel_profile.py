@@ -27,9 +27,8 @@ import mlp_step  # noqa: E402
 
 from nairrcore import cifar10  # noqa: E402
 from nairrcore import forecasting as fc  # noqa: E402
-from nairrcore._native import core  # noqa: E402
 from nairrcore.data.cifar10 import ImageSet  # noqa: E402
-from nairrcore.evidence.environment import machine  # noqa: E402
+from nairrcore.evidence.environment import git_state, machine  # noqa: E402
 
 
 def _kernels(prof) -> dict[str, list[float]]:
@@ -134,7 +133,6 @@ def resnet_cases(args, data) -> dict:
         cifar10.Trainer(cfg).fit(subset)
     fit(4)
     out["nairrcore"] = _profile_fits(fit, steps)
-    out["cudnn_bf16_batch_norm"] = core.cudnn_bf16_batch_norm_status()
     return out
 
 
@@ -162,7 +160,7 @@ def main() -> None:
     a = p.parse_args()
     if not torch.cuda.is_available():
         sys.exit("kernel_profile.py needs a CUDA GPU")
-    result = {"machine": machine(), "torch": torch.__version__}
+    result = {"machine": machine(), "git": git_state(Path(__file__).resolve().parents[1]), "torch": torch.__version__}
     data = cifar10.load(a.cifar) if {"resnet18", "fastnet"} & set(a.cases) else None
     for case in a.cases:
         t0 = time.perf_counter()

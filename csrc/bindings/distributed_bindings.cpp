@@ -4,13 +4,10 @@
 #include "bindings/bindings.h"
 #include "distributed/group.h"
 #include "distributed/launch_env.h"
-#include "distributed/sync_batch_norm.h"
 
 namespace nairrcore::bindings {
 
 void bind_distributed(py::module_& m) {
-  m.def("cudnn_bf16_batch_norm_status", &dist::cudnn_bf16_batch_norm_status,
-        "Whether bf16 training BatchNorm runs on cuDNN: 'untried', 'on' or 'off: <why>'.");
   m.def("launch_env", [](py::object env) {
     dist::LaunchEnv e;
     if (env.is_none()) {

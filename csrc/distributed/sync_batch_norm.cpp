@@ -1,9 +1,6 @@
 #include "distributed/sync_batch_norm.h"
 
-#include <ATen/ATen.h>
 #include <torch/autograd.h>
-
-#include <mutex>
 
 namespace nairrcore::dist {
 
@@ -32,71 +29,10 @@ struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
     return t;
   }
 };
-
-struct CudnnBf16Probe {
-  std::mutex mutex;
-  bool tried = false, on = false;
-  std::string why;
-};
-
-CudnnBf16Probe& probe() {
-  static CudnnBf16Probe p;
-  return p;
-}
-
-// cuDNN's and torch's bf16 training BatchNorm on the same small channels-last
-// input (no random numbers: the probe leaves the generators as they were).
-bool cudnn_agrees_on_bf16(const c10::Device& device, std::string& why) {
-  try {
-    auto f32 = at::TensorOptions().device(device).dtype(at::kFloat);
-    auto x = (at::arange(4 * 16 * 4 * 4, f32).mul(0.37).sin() * 3 + 0.5)
-                 .view({4, 16, 4, 4})
-                 .to(at::kBFloat16)
-                 .contiguous(at::MemoryFormat::ChannelsLast);
-    auto w = at::arange(16, f32).mul(0.3).cos() + 1.5;
-    auto b = at::arange(16, f32).mul(0.7).sin();
-    auto mean_a = at::zeros({16}, f32), var_a = at::ones({16}, f32);
-    auto mean_b = mean_a.clone(), var_b = var_a.clone();
-    auto ours = std::get<0>(at::cudnn_batch_norm(x, w, b, mean_a, var_a, true, 0.1, 1e-5));
-    auto ref = at::batch_norm(x, w, b, mean_b, var_b, true, 0.1, 1e-5, false);
-    if (at::allclose(ours.to(at::kFloat), ref.to(at::kFloat), 2e-2, 2e-2) && at::allclose(mean_a, mean_b, 1e-4, 1e-5) &&
-        at::allclose(var_a, var_b, 1e-3, 1e-4))
-      return true;
-    why = "cuDNN's bf16 BatchNorm differs from torch's";
-  } catch (const std::exception& e) {
-    why = e.what();
-    why = "cuDNN refused bf16: " + why.substr(0, why.find('\n'));
-  }
-  return false;
-}
 }  // namespace
-
-std::string cudnn_bf16_batch_norm_status() {
-  auto& p = probe();
-  std::lock_guard<std::mutex> lock(p.mutex);
-  return !p.tried ? "untried" : p.on ? "on" : "off: " + p.why;
-}
-
-bool SyncBatchNorm2dImpl::takes_cudnn_bf16(const at::Tensor& x) const {
-  if (!(x.is_cuda() && x.scalar_type() == at::kBFloat16 && x.dim() == 4 && options.affine() &&
-        options.track_running_stats() && options.momentum().has_value()))
-    return false;
-  auto& p = probe();
-  std::lock_guard<std::mutex> lock(p.mutex);
-  if (!p.tried) {
-    p.on = cudnn_agrees_on_bf16(x.device(), p.why);
-    p.tried = true;
-  }
-  return p.on;
-}
 
 at::Tensor SyncBatchNorm2dImpl::forward(const at::Tensor& x) {
   if (is_training() && group_ && group_->size() > 1) return forward_synced(x);
-  if (is_training() && takes_cudnn_bf16(x)) {
-    num_batches_tracked.add_(1);  // as torch's BatchNorm2d does in training
-    return std::get<0>(at::cudnn_batch_norm(x.contiguous(x.suggest_memory_format()), weight, bias, running_mean,
-                                            running_var, true, *options.momentum(), options.eps()));
-  }
   return torch::nn::BatchNorm2dImpl::forward(x);
 }
 

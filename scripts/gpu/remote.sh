@@ -6,8 +6,11 @@
 #   /root/nc/parts    the data parts received so far; /root/nc/data the data sets
 #   /root/nc/results  every step's output; each call copies it to $OUT
 # Usage:
-#   remote.sh boot [--no-ctest]   copy the repo, install wheels, start the build
-#                        (background; --no-ctest leaves the C++ tests out, a shorter build)
+#   remote.sh boot [--no-ctest] --commit HASH   copy the repo, install wheels, start
+#                        the build (background; --no-ctest leaves the C++ tests out, a shorter
+#                        build). HASH: the commit the working tree here is (git rev-parse HEAD
+#                        on the sending side): the copy's own .git, if any, is not it, so every
+#                        result records HASH (NAIRRCORE_SOURCE_COMMIT).
 #   remote.sh receive    keep the data part this call carried
 #   remote.sh data       join the parts, check the checksums, unpack
 #   remote.sh STEP...    wait for the build, then run scripts/gpu/steps.sh STEP...
@@ -15,6 +18,7 @@ set -uo pipefail
 NC=/root/nc
 mkdir -p "$NC/parts" "$NC/results"
 export PYTHONPATH="$NC/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+[ -s "$NC/source_commit" ] && export NAIRRCORE_SOURCE_COMMIT="$(cat "$NC/source_commit")"
 
 receive() {
   for d in .gpu/c*; do [ -d "$d" ] && cp "$d"/data.tar.* "$NC/parts/"; done
@@ -34,8 +38,18 @@ trap finish EXIT
 
 case "${1:-}" in
   boot)
-    ctest_flag=ON
-    [ "${2:-}" = --no-ctest ] && ctest_flag=OFF
+    ctest_flag=ON commit=
+    shift
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --no-ctest) ctest_flag=OFF ;;
+        --commit) commit=${2:-}; shift ;;
+        *) echo "boot: unknown option $1" >&2; exit 2 ;;
+      esac
+      shift
+    done
+    [[ "$commit" =~ ^[0-9a-f]{7,40}$ ]] || { echo "boot: --commit HASH (the sending side's git rev-parse HEAD) is required" >&2; exit 2; }
+    echo "$commit" > "$NC/source_commit"
     rm -rf "$NC/src" && mkdir -p "$NC/src"
     tar --exclude=./.gpu --exclude=./build -cf - . | tar -C "$NC/src" -xf -
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \

@@ -160,8 +160,6 @@ def test_resnet18_trains_through_a_graph(cifar_small):
     assert trainer.cuda_graphs.startswith("on: captured 1 time(s)"), trainer.cuda_graphs
     assert all(math.isfinite(h["train_loss"]) for h in history)
     assert history[1]["train_loss"] < history[0]["train_loss"]
-    # bf16 BatchNorm: cuDNN where it agreed with torch on the probe, else torch's kernels, said either way
-    assert trainer.batch_norm == "cudnn (bf16)" or trainer.batch_norm.startswith("torch (off: "), trainer.batch_norm
 
 
 def test_fast_net_takes_fp16_and_the_pool_kernels_by_default(cifar_small):
@@ -169,7 +167,12 @@ def test_fast_net_takes_fp16_and_the_pool_kernels_by_default(cifar_small):
     trainer = cifar10.Trainer(cfg)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
         trainer.fit(cifar_small)
-    assert trainer.precision == "fp16" and trainer.batch_norm == "cudnn (torch's choice)"
-    kernels = {e.name for e in prof.events()}
-    assert any("max_pool_forward<__half" in k for k in kernels) and any("max_pool_backward<__half" in k for k in kernels)
-    assert not any("max_pool_forward_nhwc" in k or "max_pool_backward_nhwc" in k for k in kernels)
+    assert trainer.precision == "fp16"
+    names = [e.name for e in prof.events()]
+
+    def calls(kernel: str) -> int:
+        return sum(kernel in n for n in names)
+    # Each step: the three groups' 2x2 pools on nairrcore's kernels, the head's 3x3 pool on torch's
+    assert calls("cudnn::batchnorm_fwtr_nhwc") > 0  # fp16: torch hands BatchNorm to cuDNN
+    assert calls("max_pool_forward<__half") == 3 * calls("max_pool_forward_nhwc") > 0
+    assert calls("max_pool_backward<__half") == 3 * calls("max_pool_backward_nhwc") > 0

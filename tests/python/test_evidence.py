@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from nairrcore.evidence import validate_run
 from nairrcore.platforms import load_platforms
 from nairrcore.reports.compare import compare
 from nairrcore.files import write_csv, write_json, write_manifest
-from nairrcore.evidence.environment import cpu_id, machine
+from nairrcore.evidence.environment import cpu_id, git_state, machine
 from nairrcore.evidence.recorder import EPOCH_COLUMNS
 from nairrcore.reports.runs import load_run
 from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS
@@ -197,3 +198,14 @@ def test_the_cpu_generation_is_recorded_where_the_model_name_hides_it(tmp_path):
     write_manifest(d)
     assert validate_run(d) == []
     assert load_run(d).hardware == "CPU (AMD EPYC, Zen 4)"
+
+
+def test_git_state_names_the_commit_of_the_checkout_or_the_one_a_copy_was_made_from(monkeypatch):
+    repo = REPO
+    monkeypatch.delenv("NAIRRCORE_SOURCE_COMMIT", raising=False)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:
+        assert git_state(repo)["commit"] == head.stdout.strip()
+    # The GPU plan's machine runs a copy whose .git (if any) is not the sending side's.
+    monkeypatch.setenv("NAIRRCORE_SOURCE_COMMIT", "46a207f")
+    assert git_state(repo) == {"commit": "46a207f", "dirty": None, "from": "NAIRRCORE_SOURCE_COMMIT"}

@@ -65,18 +65,6 @@ class Trainer:
         """How the last fit ran its steps: "on: captured ...", "off: <why>" or "failed, eager: <error>"."""
         return self._impl.cuda_graphs
 
-    @property
-    def batch_norm(self) -> str:
-        """Whose kernels ran training BatchNorm: cuDNN for fp32 and fp16 on a GPU
-        (torch's choice), cuDNN for bf16 where it agreed with torch once in this
-        process, else torch's own."""
-        if self.device.type != "cuda":
-            return "torch"
-        if self.precision != "bf16":
-            return "cudnn (torch's choice)"
-        status = _core.cudnn_bf16_batch_norm_status()
-        return {"on": "cudnn (bf16)", "untried": "not yet run"}.get(status, f"torch ({status})")
-
     def core_settings(self) -> dict:
         """Every value the C++ model and loop received (what the run used)."""
         fit = core_fields(self._fit_config)

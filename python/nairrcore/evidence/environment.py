@@ -133,6 +133,10 @@ def _mem_total_bytes() -> int | None:
 
 
 def git_state(repo: Path) -> dict:
+    source = os.environ.get("NAIRRCORE_SOURCE_COMMIT", "").strip()
+    if source:  # a copy of the sources whose .git (if any) is not theirs: the GPU plan's machine
+        return {"commit": source, "dirty": None, "from": "NAIRRCORE_SOURCE_COMMIT"}
+
     def run(*args):
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=20)
     try:

@@ -14,8 +14,7 @@ FILES = [
     ("epoch_timing.csv", "per epoch: losses, training and validation seconds (apart), samples/s"),
     ("test_metrics.json", "test metrics; `headline` is the number a comparison shows"),
     ("run_config.json", "every setting, what the compiled core received (`core`), device, precision, "
-                        "dataset fingerprint, how the steps ran (`cuda_graphs`; image models: `batch_norm`, whose "
-                        "kernels ran it)"),
+                        "dataset fingerprint, how the steps ran (`cuda_graphs`)"),
     ("run_metadata.json", "run id, platform, host, scheduler job, git commit, versions, CPU model and GPU"),
     ("telemetry.csv", "about once a second: GPU utilisation, memory and power (NVML), host CPU and RSS, "
                       "with the phase (data_prep, train_epoch_N, validation_epoch_N, test, idle)"),

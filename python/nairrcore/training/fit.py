@@ -287,6 +287,5 @@ def run_fit(trainer, workload: str, loop: LoopHandle, fit_call, *, total_epochs:
         if bar is not None:
             bar.close()
         if recorder is not None:
-            recorder.config(cuda_graphs=getattr(loop, "cuda_graphs", "off: a Python step"),
-                            **({"batch_norm": loop.batch_norm} if hasattr(loop, "batch_norm") else {}))
+            recorder.config(cuda_graphs=getattr(loop, "cuda_graphs", "off: a Python step"))
     return trainer.history
