@@ -15,7 +15,7 @@
 #   remote.sh data       join the parts, check the checksums, unpack
 #   remote.sh STEP...    wait for the build, then run scripts/gpu/steps.sh STEP...
 set -uo pipefail
-NC=/root/nc
+NC=${NAIRRCORE_GPU_HOME:-/root/nc}  # (another folder only for the plan's own tests)
 mkdir -p "$NC/parts" "$NC/results"
 export PYTHONPATH="$NC/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 [ -s "$NC/source_commit" ] && export NAIRRCORE_SOURCE_COMMIT="$(cat "$NC/source_commit")"

@@ -37,3 +37,13 @@ def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
         assert validate_run(run) == [], run
     comparison = (results / "comparison" / "comparison.md").read_text()
     assert "forecasting" in comparison and "cifar10" in comparison
+
+
+def test_the_boot_refuses_to_start_without_the_commit_the_results_will_name(tmp_path):
+    env = dict(os.environ, NAIRRCORE_GPU_HOME=str(tmp_path / "nc"))
+    env.pop("OUT", None)
+    for args, says in ([], "--commit HASH"), (["--commit", "not-a-hash"], "--commit HASH"), (["--fast"], "unknown option"):
+        boot = subprocess.run(["bash", str(REPO / "scripts" / "gpu" / "remote.sh"), "boot", *args],
+                              capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+        assert boot.returncode == 2 and says in boot.stderr, (args, boot.stderr)
+    assert not (tmp_path / "nc" / "source_commit").exists() and not (tmp_path / "nc" / "src").exists()
