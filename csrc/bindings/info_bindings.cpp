@@ -3,6 +3,7 @@
 
 #include "bindings/bindings.h"
 #include "common/cpu_block_cache.h"
+#include "common/intra_op.h"
 #include "data/gather.h"
 #include "telemetry/host_stats.h"
 #include "train/cpu_matmul.h"
@@ -31,6 +32,8 @@ py::dict build_info() {
 
 void bind_info(py::module_& m) {
   m.def("build_info", &build_info, "What this build of the core was compiled with.");
+  m.def("intra_op_threads_used", &intra_op_threads_used, py::arg("n"),
+        "Threads torch's at::parallel_for used for n items, compiled as the core's CPU kernels are.");
   m.def("cpu_matmul", [] { return train::cpu_matmul_name(train::cpu_matmul()); },
         "The library for fp32 CPU matrix products in nairrcore's layers: 'onednn' or 'blas'.");
   m.def("set_cpu_matmul", [](const std::string& name) { train::set_cpu_matmul(train::parse_cpu_matmul(name)); },

@@ -39,3 +39,17 @@ def test_cli_help_and_errors():
     out = subprocess.run([sys.executable, "-m", "nairrcore", "run", "x.ipynb", "--platform", "moon"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "unknown platform 'moon'" in out.stderr
+
+
+def test_the_cores_cpu_kernels_split_work_over_torchs_intra_op_threads():
+    # at::parallel_for (the fused CPU kernels use it) is inline: with torch's OpenMP backend
+    # it runs on one thread in code compiled without OpenMP, whatever torch.get_num_threads() says.
+    from nairrcore._native import core
+
+    before = torch.get_num_threads()
+    try:
+        for n in sorted({1, 2, before}):
+            torch.set_num_threads(n)
+            assert core.intra_op_threads_used(64) == n
+    finally:
+        torch.set_num_threads(before)
