@@ -3,7 +3,7 @@ nairrcore's C++ loop and in Python, side by side, from torch.profiler's CUDA
 activity (kernels replayed from CUDA graphs included). JSON out: per case, GPU
 kernel time and wall time per step, and the kernels by total time.
 
-    python bench/kernel_profile.py --weather DIR --cifar DIR [--cases ...] --out profile.json
+    python bench/kernel_profile.py --cifar DIR [--cases ...] [--skip-compile] --out profile.json
 
 cases: mlp (forecasting MLP, 210-city sizes: nairrcore with graphs on and off,
 eager with fused AdamW, torch.compile max-autotune), resnet18 (eager vs
@@ -152,8 +152,7 @@ def fastnet_cases(args, data) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weather", help="prepared weather folder (unused by the random-input MLP cases)")
-    p.add_argument("--cifar", help="cifar-10-batches-bin folder")
+    p.add_argument("--cifar", help="cifar-10-batches-bin folder (the resnet18 and fastnet cases)")
     p.add_argument("--cases", nargs="*", default=["mlp", "resnet18", "fastnet"])
     p.add_argument("--skip-compile", action="store_true", help="mlp: leave out torch.compile (2 min of autotuning)")
     p.add_argument("--out")

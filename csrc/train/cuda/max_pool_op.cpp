@@ -5,28 +5,16 @@
 #include <torch/autograd.h>
 
 #include <limits>
-#include <stdexcept>
 #include <string>
 
 #include "common/errors.h"
 #include "train/cuda/max_pool_launch.h"
+#include "train/cuda/op_support.h"
 #include "train/max_pool.h"
 
 namespace nairrcore::train {
 
 namespace {
-cuda::RowType value_type(at::ScalarType t) {
-  switch (t) {
-    case at::kBFloat16: return cuda::RowType::kBFloat16;
-    case at::kHalf: return cuda::RowType::kHalf;
-    default: return cuda::RowType::kFloat;
-  }
-}
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
-
 cudaStream_t stream_of(const at::Tensor& t) {
   return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
 }
@@ -36,9 +24,9 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     auto out = at::empty({n, c, h / 2, w / 2}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
     auto which = at::empty({n * c * (h / 2) * (w / 2)}, x.options().dtype(at::kByte));
-    cuda::MaxPool2x2 a{value_type(x.scalar_type()), x.const_data_ptr(), out.data_ptr(), which.data_ptr<uint8_t>(),
+    cuda::MaxPool2x2 a{cuda::row_type(x.scalar_type()), x.const_data_ptr(), out.data_ptr(), which.data_ptr<uint8_t>(),
                        n, static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)};
-    check(cuda::launch_max_pool_2x2(a, stream_of(x)), "max_pool_2x2 forward");
+    cuda::check_launch(cuda::launch_max_pool_2x2(a, stream_of(x)), "max_pool_2x2 forward");
     ctx->save_for_backward({which});
     ctx->saved_data["shape"] = std::vector<int64_t>{n, c, h, w};
     return out;
@@ -53,10 +41,10 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
     // An odd last row or column lies in no window: its gradient is 0.
     auto dx = at::empty(shape, layout);  // (at::zeros ignores the memory format)
     if (shape[2] % 2 || shape[3] % 2) dx.zero_();
-    cuda::MaxPool2x2Backward a{value_type(dout.scalar_type()), dout.const_data_ptr(), which.const_data_ptr<uint8_t>(),
-                               dx.data_ptr(), shape[0], static_cast<int>(shape[2]), static_cast<int>(shape[3]),
-                               static_cast<int>(shape[1])};
-    check(cuda::launch_max_pool_2x2_backward(a, stream_of(dout)), "max_pool_2x2 backward");
+    cuda::MaxPool2x2Backward a{cuda::row_type(dout.scalar_type()), dout.const_data_ptr(),
+                               which.const_data_ptr<uint8_t>(), dx.data_ptr(), shape[0],
+                               static_cast<int>(shape[2]), static_cast<int>(shape[3]), static_cast<int>(shape[1])};
+    cuda::check_launch(cuda::launch_max_pool_2x2_backward(a, stream_of(dout)), "max_pool_2x2 backward");
     return {dx};
   }
 };

@@ -12,6 +12,7 @@
 
 #include "common/errors.h"
 #include "train/cuda/norm_gelu_dropout_launch.h"
+#include "train/cuda/op_support.h"
 #include "train/norm_gelu_dropout.h"
 
 namespace nairrcore::train {
@@ -19,20 +20,8 @@ namespace nairrcore::train {
 namespace {
 constexpr int64_t kMaxWidth = 1024;  // a row per warp, 32 values per lane in registers
 
-cuda::RowType row_type(at::ScalarType t) {
-  switch (t) {
-    case at::kBFloat16: return cuda::RowType::kBFloat16;
-    case at::kHalf: return cuda::RowType::kHalf;
-    default: return cuda::RowType::kFloat;
-  }
-}
-
 uint32_t drop_threshold(double p) {
   return static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL));
-}
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
 }
 
 struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
@@ -45,7 +34,7 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
     auto rstd = at::empty({rows}, stats);
     auto key = at::zeros({1}, z.options().dtype(at::kLong));
     cuda::NgdForward a{};
-    a.type = row_type(z.scalar_type());
+    a.type = cuda::row_type(z.scalar_type());
     a.z = z.const_data_ptr();
     a.gamma = gamma.const_data_ptr<float>();
     a.beta = beta.const_data_ptr<float>();
@@ -66,7 +55,7 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
       // seed and offset, so each replay draws a fresh key.
       a.rng = gen.get<at::CUDAGeneratorImpl>()->philox_cuda_state(4);
     }
-    check(cuda::launch_ngd_forward(a, c10::cuda::getCurrentCUDAStream(z.device().index()).stream()),
+    cuda::check_launch(cuda::launch_ngd_forward(a, c10::cuda::getCurrentCUDAStream(z.device().index()).stream()),
           "norm_gelu_dropout forward");
     ctx->save_for_backward({z, gamma, beta, mean, rstd, key});
     ctx->saved_data["p"] = p;
@@ -86,7 +75,7 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
     auto dbeta = at::zeros({width}, beta.options());
     auto partial = at::empty({cuda::backward_blocks(rows), 2, width}, gamma.options());
     cuda::NgdBackward a{};
-    a.type = row_type(z.scalar_type());
+    a.type = cuda::row_type(z.scalar_type());
     a.z = z.const_data_ptr();
     a.dout = dout.const_data_ptr();
     a.gamma = gamma.const_data_ptr<float>();
@@ -103,7 +92,7 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
     a.threshold = drop_threshold(p);
     a.keep = static_cast<float>(1.0 / (1.0 - p));
     a.key = key.const_data_ptr<int64_t>();
-    check(cuda::launch_ngd_backward(a, c10::cuda::getCurrentCUDAStream(z.device().index()).stream()),
+    cuda::check_launch(cuda::launch_ngd_backward(a, c10::cuda::getCurrentCUDAStream(z.device().index()).stream()),
           "norm_gelu_dropout backward");
     return {dz, dgamma, dbeta, at::Tensor(), at::Tensor()};
   }

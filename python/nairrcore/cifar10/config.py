@@ -11,7 +11,7 @@ import torch
 
 from nairrcore.data.cifar10 import CLASSES, MEAN, STD
 from nairrcore.errors import ConfigError
-from nairrcore.settings import Settings, check, resolve_precision, setting
+from nairrcore.settings import Settings, check, check_precision, setting
 
 
 def _fastnet_recipe() -> dict:
@@ -127,11 +127,12 @@ class Cifar10Config(Settings):
 
     def resolve_precision(self, device: torch.device) -> str:
         # The fast net's recipe trains in fp16. Its BatchNorm then runs on cuDNN's
-        # NHWC kernels, which torch does not use for bf16: on an H100 its bf16
-        # BatchNorm kernels took about 330 ms of a 2.2 s run, cuDNN's about 110.
+        # NHWC kernels, which torch does not use for bf16: on an H100, 0.18 s of GPU
+        # time in a 10-epoch run, against 0.33 s for torch's bf16 kernels.
         if self.precision == "auto" and self.model == "fastnet" and device.type == "cuda":
-            if torch.cuda.get_device_capability(device)[0] >= 7:
-                return resolve_precision("fp16", device)
+            capability = torch.cuda.get_device_capability(device)
+            if capability[0] >= 7:
+                return check_precision("fp16", "cuda", capability)
         return super().resolve_precision(device)
 
     def recipe(self) -> dict:

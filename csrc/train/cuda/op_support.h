@@ -1,0 +1,26 @@
+#pragma once
+// What the autograd functions around nairrcore's training kernels share
+// (norm_gelu_dropout_op.cpp, max_pool_op.cpp). Compiled with CUDA only.
+#include <c10/core/ScalarType.h>
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "train/cuda/norm_gelu_dropout_launch.h"  // RowType
+
+namespace nairrcore::train::cuda {
+
+inline RowType row_type(at::ScalarType t) {
+  switch (t) {
+    case at::kBFloat16: return RowType::kBFloat16;
+    case at::kHalf: return RowType::kHalf;
+    default: return RowType::kFloat;
+  }
+}
+
+inline void check_launch(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+}  // namespace nairrcore::train::cuda
