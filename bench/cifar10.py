@@ -33,6 +33,8 @@ from nairrcore import cifar10
 from nairrcore.data.cifar10 import ImageSet
 from nairrcore.evidence.environment import git_state, machine
 
+import steadiness  # bench/steadiness.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -230,6 +232,7 @@ def main() -> None:
     args = p.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = cifar10.load(args.data)
+    probes = {"start": steadiness.probe_sec()}
     result = {
         "benchmark": "cifar10",
         "machine": machine(), "git": git_state(REPO),
@@ -246,6 +249,8 @@ def main() -> None:
         args.fast_seeds = 5 if device.type == "cuda" else 0
     if args.fast_seeds > 0:
         result["fast"] = bench_fast(data, args, device)
+    probes["end"] = steadiness.probe_sec()
+    result["steadiness"] = steadiness.steadiness(probes)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

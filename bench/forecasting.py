@@ -8,7 +8,8 @@ nairrcore, same configuration, side by side in one run. Prints JSON.
 Feature prep is compared on --prep-cities (default: all 210, the workload's
 default); training and end-to-end on --cities for --epochs. Every run records
 the machine (CPU model and ISA, GPU) and counts the ATen operations and kernel
-launches of one training step, Python eager against nairrcore's loop.
+launches of one training step, Python eager against nairrcore's loop, and
+the machine's speed before, between and after the two sides (steadiness.py).
 On the CPU, the fp32 matrix products of one epoch are timed alone through
 each CPU matrix library (torch's BLAS and oneDNN): no implementation of this
 MLP can train faster than the faster of them, which bounds the end-to-end
@@ -45,6 +46,7 @@ from nairrcore.evidence.telemetry import Sampler, mean_train_gpu_util  # noqa: E
 from nairrcore.forecasting.model import MLP  # noqa: E402
 
 import mlp_step  # noqa: E402  (bench/mlp_step.py, beside this script)
+import steadiness  # noqa: E402  (bench/steadiness.py)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -280,7 +282,11 @@ def main():
     args = p.parse_args()
     device = torch.device(args.device)
     prep = feature_prep(args)
-    base, mine = baseline(args, device), ours(args, device)
+    probes = {"before": steadiness.probe_sec()}
+    base = baseline(args, device)
+    probes["between"] = steadiness.probe_sec()
+    mine = ours(args, device)
+    probes["after"] = steadiness.probe_sec()
     data = mine.pop("data")
     ratio = lambda k, inverse=False: (base[k] / mine[k]) if inverse else (mine[k] / base[k])  # noqa: E731
     result = {
@@ -290,6 +296,7 @@ def main():
         "speedup": {"feature_prep": prep["speedup"], "loader": ratio("loader_samples_per_sec"),
                     "train": ratio("train_samples_per_sec"), "end_to_end": ratio("end_to_end_sec", True)},
         "mae_rel_diff": {k: mine["test_mae"][k] / base["test_mae"][k] - 1 for k in base["test_mae"]},
+        "steadiness": steadiness.steadiness(probes),
         "op_counts_per_step": op_counts(args, device, mine["precision"]),
     }
     if device.type == "cpu":
@@ -311,8 +318,7 @@ def main():
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+        nairrcore.files.write_text(args.out, text + "\n")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mlp_step  # noqa: E402
 
+import nairrcore  # noqa: E402
 from nairrcore import cifar10  # noqa: E402
 from nairrcore import forecasting as fc  # noqa: E402
 from nairrcore.data.cifar10 import ImageSet  # noqa: E402
@@ -168,7 +169,7 @@ def main() -> None:
         result[case]["profile_sec"] = time.perf_counter() - t0
         print(json.dumps({case: result[case]}, indent=1), flush=True)
     if a.out:
-        Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
+        nairrcore.files.write_text(a.out, json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

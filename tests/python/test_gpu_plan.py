@@ -28,8 +28,11 @@ def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
     forecast = json.loads((results / "forecasting.json").read_text())
     assert forecast["config"]["device"] == "cpu" and forecast["machine"]["cpu_model"]
     assert forecast["speedup"]["end_to_end"] > 0
+    assert list(forecast["steadiness"]["sec"]) == ["before", "between", "after"]
+    assert all(t > 0 for t in forecast["steadiness"]["sec"].values())
     cifar = json.loads((results / "cifar10.json").read_text())
     assert cifar["machine"]["cpu_model"] and "train_step" in cifar
+    assert list(cifar["steadiness"]["sec"]) == ["start", "end"]
 
     runs = sorted(p for p in (results / "outputs").glob("*/*/*") if p.is_dir())
     assert {r.parent.name for r in runs} == {"forecasting", "cifar10"}
@@ -47,3 +50,15 @@ def test_the_boot_refuses_to_start_without_the_commit_the_results_will_name(tmp_
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
         assert boot.returncode == 2 and says in boot.stderr, (args, boot.stderr)
     assert not (tmp_path / "nc" / "source_commit").exists() and not (tmp_path / "nc" / "src").exists()
+
+
+def test_a_comparison_says_when_the_machine_changed_speed_under_it(capsys):
+    sys.path.insert(0, str(REPO / "bench"))
+    import steadiness
+
+    steady = steadiness.steadiness({"before": 1.00, "between": 1.08, "after": 1.05})
+    assert steady["steady"] and abs(steady["spread"] - 0.08) < 1e-12 and capsys.readouterr().err == ""
+    shaken = steadiness.steadiness({"before": 1.00, "between": 1.25, "after": 0.98})
+    assert not shaken["steady"] and abs(shaken["spread"] - (1.25 / 0.98 - 1)) < 1e-12
+    assert "changed by 28%" in capsys.readouterr().err
+    assert 0 < steadiness.probe_sec() < 60
