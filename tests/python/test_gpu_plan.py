@@ -30,6 +30,10 @@ def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
     assert forecast["speedup"]["end_to_end"] > 0
     assert list(forecast["steadiness"]["sec"]) == ["before", "between", "after"]
     assert all(t > 0 for t in forecast["steadiness"]["sec"].values())
+    rounds = forecast["rounds"]  # --repeats 2: each side goes first once
+    assert sorted(r["order"][0] for r in rounds) == ["baseline", "nairrcore"]
+    assert forecast["speedup"]["end_to_end"] == rounds[0]["speedup"]["end_to_end"]  # the lower median of two
+    assert forecast["steadiness"] == rounds[0]["steadiness"]
     cifar = json.loads((results / "cifar10.json").read_text())
     assert cifar["machine"]["cpu_model"] and "train_step" in cifar
     assert list(cifar["steadiness"]["sec"]) == ["start", "end"]
