@@ -9,13 +9,18 @@
 
 namespace nairrcore::train {
 
+// p as a threshold on a uniform 32-bit draw: the element is dropped when its draw is below it.
+inline uint32_t dropout_threshold(double p) {
+  return static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL));
+}
+
 struct MaskStream {
   uint32_t salt, offset, threshold;
   float keep;
   MaskStream(double p, uint64_t key)
       : salt(static_cast<uint32_t>(key)),
         offset(static_cast<uint32_t>(key >> 32)),
-        threshold(static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL))),
+        threshold(dropout_threshold(p)),
         keep(static_cast<float>(1.0 / (1.0 - p))) {}
 
   // 0 or 1/(1-p) for element `index` of the tensor.

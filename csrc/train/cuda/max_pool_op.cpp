@@ -15,10 +15,6 @@
 namespace nairrcore::train {
 
 namespace {
-cudaStream_t stream_of(const at::Tensor& t) {
-  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
-}
-
 struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
@@ -26,7 +22,7 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
     auto which = at::empty({n * c * (h / 2) * (w / 2)}, x.options().dtype(at::kByte));
     cuda::MaxPool2x2 a{cuda::row_type(x.scalar_type()), x.const_data_ptr(), out.data_ptr(), which.data_ptr<uint8_t>(),
                        n, static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)};
-    cuda::check_launch(cuda::launch_max_pool_2x2(a, stream_of(x)), "max_pool_2x2 forward");
+    cuda::check_launch(cuda::launch_max_pool_2x2(a, cuda::stream_of(x)), "max_pool_2x2 forward");
     ctx->save_for_backward({which});
     ctx->saved_data["shape"] = std::vector<int64_t>{n, c, h, w};
     return out;
@@ -44,7 +40,7 @@ struct MaxPool2x2Cuda : torch::autograd::Function<MaxPool2x2Cuda> {
     cuda::MaxPool2x2Backward a{cuda::row_type(dout.scalar_type()), dout.const_data_ptr(),
                                which.const_data_ptr<uint8_t>(), dx.data_ptr(), shape[0],
                                static_cast<int>(shape[2]), static_cast<int>(shape[3]), static_cast<int>(shape[1])};
-    cuda::check_launch(cuda::launch_max_pool_2x2_backward(a, stream_of(dout)), "max_pool_2x2 backward");
+    cuda::check_launch(cuda::launch_max_pool_2x2_backward(a, cuda::stream_of(dout)), "max_pool_2x2 backward");
     return {dx};
   }
 };

@@ -5,24 +5,19 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/autograd.h>
 
-#include <algorithm>
-#include <cmath>
 #include <limits>
 #include <mutex>
 
 #include "common/errors.h"
 #include "train/cuda/norm_gelu_dropout_launch.h"
 #include "train/cuda/op_support.h"
+#include "train/dropout_hash.h"
 #include "train/norm_gelu_dropout.h"
 
 namespace nairrcore::train {
 
 namespace {
 constexpr int64_t kMaxWidth = 1024;  // a row per warp, 32 values per lane in registers
-
-uint32_t drop_threshold(double p) {
-  return static_cast<uint32_t>(std::min(std::llround(p * 4294967296.0), 4294967295LL));
-}
 
 struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& z, const at::Tensor& gamma,
@@ -45,7 +40,7 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
     a.width = static_cast<int>(width);
     a.eps = static_cast<float>(eps);
     a.drop = p > 0;
-    a.threshold = drop_threshold(p);
+    a.threshold = dropout_threshold(p);
     a.keep = static_cast<float>(1.0 / (1.0 - p));
     a.key = key.data_ptr<int64_t>();
     if (a.drop) {
@@ -55,8 +50,7 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
       // seed and offset, so each replay draws a fresh key.
       a.rng = gen.get<at::CUDAGeneratorImpl>()->philox_cuda_state(4);
     }
-    cuda::check_launch(cuda::launch_ngd_forward(a, c10::cuda::getCurrentCUDAStream(z.device().index()).stream()),
-          "norm_gelu_dropout forward");
+    cuda::check_launch(cuda::launch_ngd_forward(a, cuda::stream_of(z)), "norm_gelu_dropout forward");
     ctx->save_for_backward({z, gamma, beta, mean, rstd, key});
     ctx->saved_data["p"] = p;
     return out;
@@ -89,11 +83,10 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
     a.rows = rows;
     a.width = static_cast<int>(width);
     a.drop = p > 0;
-    a.threshold = drop_threshold(p);
+    a.threshold = dropout_threshold(p);
     a.keep = static_cast<float>(1.0 / (1.0 - p));
     a.key = key.const_data_ptr<int64_t>();
-    cuda::check_launch(cuda::launch_ngd_backward(a, c10::cuda::getCurrentCUDAStream(z.device().index()).stream()),
-          "norm_gelu_dropout backward");
+    cuda::check_launch(cuda::launch_ngd_backward(a, cuda::stream_of(z)), "norm_gelu_dropout backward");
     return {dz, dgamma, dbeta, at::Tensor(), at::Tensor()};
   }
 };

@@ -1,7 +1,9 @@
 #pragma once
 // What the autograd functions around nairrcore's training kernels share
 // (norm_gelu_dropout_op.cpp, max_pool_op.cpp). Compiled with CUDA only.
+#include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 
 #include <stdexcept>
@@ -17,6 +19,11 @@ inline RowType row_type(at::ScalarType t) {
     case at::kHalf: return RowType::kHalf;
     default: return RowType::kFloat;
   }
+}
+
+// The stream torch's current work on t's device goes to.
+inline cudaStream_t stream_of(const at::Tensor& t) {
+  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
 }
 
 inline void check_launch(cudaError_t err, const char* what) {
