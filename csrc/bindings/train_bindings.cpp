@@ -114,13 +114,14 @@ void bind_train(py::module_& m) {
       .def("zero_grad", [](FusedSGD& o) { o.zero_grad(true); });
 
   m.def("norm_gelu_dropout",
-        [](const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, bool training) {
-          return z.is_cuda() ? norm_gelu_dropout_cuda(z, gamma, beta, eps, p, training)
-                             : norm_gelu_dropout(z, gamma, beta, eps, p, training);
+        [](const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, bool training,
+           const std::optional<at::Tensor>& bias) {
+          if (!z.is_cuda()) return norm_gelu_dropout(z, gamma, beta, eps, p, training, bias.value_or(at::Tensor()));
+          return norm_gelu_dropout_cuda(bias ? z + *bias : z, gamma, beta, eps, p, training);
         },
         py::arg("z"), py::arg("gamma"), py::arg("beta"), py::arg("eps") = 1e-5, py::arg("p") = 0.0,
-        py::arg("training") = true,
-        "The MLP block's fused LayerNorm -> GELU -> dropout (fp32 CPU rows, or CUDA rows), for tests.");
+        py::arg("training") = true, py::arg("bias") = py::none(),
+        "The MLP block's fused (bias ->) LayerNorm -> GELU -> dropout (fp32 CPU rows, or CUDA rows), for tests.");
   m.def("max_pool_2x2", &max_pool_2x2, py::arg("x"),
         "The fast net's 2x2 max pool: nairrcore's kernels for channels-last CUDA images, else at::max_pool2d.");
   m.def("max_pool_2x2_uses_kernel", &max_pool_2x2_cuda_fits, py::arg("x"),

@@ -10,6 +10,8 @@ class FastLinearImpl : public torch::nn::LinearImpl {
  public:
   FastLinearImpl(int64_t in_features, int64_t out_features);
   at::Tensor forward(const at::Tensor& x);
+  // x @ weight.T, the bias left to the caller (the fused CPU block adds it).
+  at::Tensor forward_without_bias(const at::Tensor& x);
 };
 TORCH_MODULE(FastLinear);
 

@@ -45,11 +45,14 @@ at::Tensor MlpImpl::fused_forward(const at::Tensor& x) {
   at::Tensor h = x;
   for (size_t i = 0; i < norms_.size(); ++i) {
     const auto& norm = norms_[i];
-    auto z = linears_[i]->forward(h);
-    h = z.is_cuda() ? norm_gelu_dropout_cuda(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(),
-                                             is_training())
-                    : norm_gelu_dropout(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(),
-                                        is_training());
+    auto& linear = linears_[i];
+    if (h.is_cuda()) {
+      h = norm_gelu_dropout_cuda(linear->forward(h), norm->weight, norm->bias, norm->options.eps(),
+                                 dropouts_[i]->p(), is_training());
+    } else {
+      h = norm_gelu_dropout(linear->forward_without_bias(h), norm->weight, norm->bias, norm->options.eps(),
+                            dropouts_[i]->p(), is_training(), linear->bias);
+    }
   }
   return linears_.back()->forward(h);
 }

@@ -1,6 +1,7 @@
 #include "train/norm_gelu_dropout.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/autograd.h>
 
 #include <algorithm>
@@ -74,6 +75,7 @@ NAIRR_INLINE float lane_sum(const float* a, const float* b, int64_t n) {
 
 struct Block {
   const float* z;
+  const float* bias;  // the preceding linear's bias, added to z here (zeros when it has none)
   const float* gamma;
   const float* beta;
   int64_t width;
@@ -81,72 +83,96 @@ struct Block {
   MaskStream mask;
 };
 
-// (All pointers are distinct arrays: __restrict spares the vectoriser runtime
-// alias checks, whose scalar fallback it otherwise took.)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void forward_rows(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
-                  float* __restrict rstd_out, int64_t begin, int64_t end, float* __restrict centred) {
-  // locals, so the loops below keep them in registers (and can if-convert the mask)
+// Rows begin..end forward; with kSlope also the GELU's derivative times the
+// dropout scale into `slope`, so backward needs no erf, exp or mask hash.
+template <bool kSlope, bool kDrop>
+NAIRR_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
+                                    float* __restrict rstd_out, float* __restrict slope, int64_t begin, int64_t end,
+                                    float* __restrict centred) {
+  // locals, so the loops below keep them in registers
   const int64_t w = b.width;
+  const float* __restrict bias = b.bias;
   const float* __restrict gamma = b.gamma;
   const float* __restrict beta = b.beta;
   const MaskStream mask = b.mask;
   for (int64_t r = begin; r < end; ++r) {
     const float* __restrict z = b.z + r * w;
     float* __restrict o = out + r * w;
-    const float mean = lane_sum(z, nullptr, w) / static_cast<float>(w);
-    for (int64_t j = 0; j < w; ++j) centred[j] = z[j] - mean;
+    float* __restrict sl = slope + r * w;
+    for (int64_t j = 0; j < w; ++j) centred[j] = z[j] + bias[j];
+    const float mean = lane_sum(centred, nullptr, w) / static_cast<float>(w);
+    for (int64_t j = 0; j < w; ++j) centred[j] -= mean;
     const float var = lane_sum(centred, centred, w) / static_cast<float>(w);
     const float rstd = 1.f / std::sqrt(var + eps);
+    const auto first = static_cast<uint32_t>(r * w);
     for (int64_t j = 0; j < w; ++j) {
       const float y = centred[j] * rstd * gamma[j] + beta[j];
-      o[j] = 0.5f * y * (1.f + erf_approx(y * kInvSqrt2));
-    }
-    if (b.drop) {
-      const auto first = static_cast<uint32_t>(r * w);
-      for (int64_t j = 0; j < w; ++j) o[j] *= mask.scale(first + static_cast<uint32_t>(j));
+      const float cdf = 0.5f * (1.f + erf_approx(y * kInvSqrt2));
+      const float keep = kDrop ? mask.scale(first + static_cast<uint32_t>(j)) : 1.f;
+      o[j] = y * cdf * keep;
+      if constexpr (kSlope) sl[j] = (cdf + y * kInvSqrt2Pi * exp_nonpositive(-0.5f * y * y)) * keep;
     }
     mean_out[r] = mean;
     rstd_out[r] = rstd;
   }
 }
 
-// dz for rows begin..end, and their share of dgamma, dbeta (added to `partial`, [2, width]).
+// (All pointers are distinct arrays: __restrict spares the vectoriser runtime
+// alias checks, whose scalar fallback it otherwise took.)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void forward_rows(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
+                  float* __restrict rstd_out, int64_t begin, int64_t end, float* __restrict centred) {
+  if (b.drop) {
+    forward_rows_impl<false, true>(b, eps, out, mean_out, rstd_out, nullptr, begin, end, centred);
+  } else {
+    forward_rows_impl<false, false>(b, eps, out, mean_out, rstd_out, nullptr, begin, end, centred);
+  }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void forward_rows_with_slope(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
+                             float* __restrict rstd_out, float* __restrict slope, int64_t begin, int64_t end,
+                             float* __restrict centred) {
+  if (b.drop) {
+    forward_rows_impl<true, true>(b, eps, out, mean_out, rstd_out, slope, begin, end, centred);
+  } else {
+    forward_rows_impl<true, false>(b, eps, out, mean_out, rstd_out, slope, begin, end, centred);
+  }
+}
+
+// dz for rows begin..end, and their share of dgamma, dbeta, dbias (added to `partial`, [3, width]).
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void backward_rows(const Block& b, const float* __restrict mean, const float* __restrict rstd,
-                   const float* __restrict dout, float* __restrict dz, int64_t begin, int64_t end,
-                   float* __restrict partial, float* __restrict xhat, float* __restrict dxhat) {
+                   const float* __restrict slope, const float* __restrict dout, float* __restrict dz, int64_t begin,
+                   int64_t end, float* __restrict partial, float* __restrict xhat, float* __restrict dxhat) {
   const int64_t w = b.width;
+  const float* __restrict bias = b.bias;
   const float* __restrict gamma = b.gamma;
-  const float* __restrict beta = b.beta;
-  const MaskStream mask = b.mask;
   float* __restrict dgamma = partial;
   float* __restrict dbeta = partial + w;
+  float* __restrict dbias = partial + 2 * w;
   const float inv_w = 1.f / static_cast<float>(w);
   for (int64_t r = begin; r < end; ++r) {
     const float* __restrict z = b.z + r * w;
+    const float* __restrict sl = slope + r * w;
     const float* __restrict g = dout + r * w;
     float* __restrict d = dz + r * w;
     const float m = mean[r], s = rstd[r];
-    for (int64_t j = 0; j < w; ++j) xhat[j] = (z[j] - m) * s;
-    if (b.drop) {
-      const auto first = static_cast<uint32_t>(r * w);
-      for (int64_t j = 0; j < w; ++j) dxhat[j] = g[j] * mask.scale(first + static_cast<uint32_t>(j));
-    } else {
-      for (int64_t j = 0; j < w; ++j) dxhat[j] = g[j];
-    }
     for (int64_t j = 0; j < w; ++j) {
-      const float y = xhat[j] * gamma[j] + beta[j];
-      const float cdf = 0.5f * (1.f + erf_approx(y * kInvSqrt2));
-      const float pdf = kInvSqrt2Pi * exp_nonpositive(-0.5f * y * y);
-      const float dy = dxhat[j] * (cdf + y * pdf);
-      dgamma[j] += dy * xhat[j];
+      const float xh = (z[j] + bias[j] - m) * s;
+      const float dy = g[j] * sl[j];
+      dgamma[j] += dy * xh;
       dbeta[j] += dy;
+      xhat[j] = xh;
       dxhat[j] = dy * gamma[j];
     }
     const float mean_d = lane_sum(dxhat, nullptr, w) * inv_w;
     const float mean_dx = lane_sum(dxhat, xhat, w) * inv_w;
-    for (int64_t j = 0; j < w; ++j) d[j] = s * (dxhat[j] - mean_d - xhat[j] * mean_dx);
+    for (int64_t j = 0; j < w; ++j) {
+      const float v = s * (dxhat[j] - mean_d - xhat[j] * mean_dx);
+      d[j] = v;
+      dbias[j] += v;
+    }
   }
 }
 
@@ -158,70 +184,80 @@ void for_each_chunk(int64_t rows, const Fn& fn) {
   });
 }
 
-Block make_block(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double p, int64_t key) {
-  return {z.data_ptr<float>(), gamma.data_ptr<float>(), beta.data_ptr<float>(), z.size(1), p > 0,
-          MaskStream(p, static_cast<uint64_t>(key))};
+Block make_block(const at::Tensor& z, const at::Tensor& bias, const at::Tensor& gamma, const at::Tensor& beta,
+                 double p, int64_t key) {
+  return {z.data_ptr<float>(), bias.data_ptr<float>(), gamma.data_ptr<float>(), beta.data_ptr<float>(), z.size(1),
+          p > 0, MaskStream(p, static_cast<uint64_t>(key))};
 }
 
 struct NormGeluDropout : torch::autograd::Function<NormGeluDropout> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& z, const at::Tensor& gamma,
-                            const at::Tensor& beta, double eps, double p, int64_t key) {
+  // bias: defined, [w] (zeros when the caller has none); slope: whether a backward will follow.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& z, const at::Tensor& bias,
+                            const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, int64_t key,
+                            bool slope) {
     const int64_t rows = z.size(0), w = z.size(1);
     auto out = at::empty_like(z);
     auto mean = at::empty({rows}, z.options());
     auto rstd = at::empty({rows}, z.options());
-    const Block b = make_block(z, gamma, beta, p, key);
+    auto gelu_slope = slope ? at::empty_like(z) : at::Tensor();
+    const Block b = make_block(z, bias, gamma, beta, p, key);
     for_each_chunk(rows, [&](int64_t, int64_t begin, int64_t end) {
       std::vector<float> centred(w);
-      forward_rows(b, static_cast<float>(eps), out.data_ptr<float>(), mean.data_ptr<float>(),
-                   rstd.data_ptr<float>(), begin, end, centred.data());
+      if (slope) {
+        forward_rows_with_slope(b, static_cast<float>(eps), out.data_ptr<float>(), mean.data_ptr<float>(),
+                                rstd.data_ptr<float>(), gelu_slope.data_ptr<float>(), begin, end, centred.data());
+      } else {
+        forward_rows(b, static_cast<float>(eps), out.data_ptr<float>(), mean.data_ptr<float>(),
+                     rstd.data_ptr<float>(), begin, end, centred.data());
+      }
     });
-    ctx->save_for_backward({z, gamma, beta, mean, rstd});
-    ctx->saved_data["p"] = p;
-    ctx->saved_data["key"] = key;
+    if (slope) ctx->save_for_backward({z, bias, gamma, beta, mean, rstd, gelu_slope});
     return out;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &z = saved[0], &gamma = saved[1], &beta = saved[2], &mean = saved[3], &rstd = saved[4];
+    TORCH_CHECK(saved.size() == 7, "norm_gelu_dropout: backward through a forward that kept no slope");
+    const auto &z = saved[0], &bias = saved[1], &gamma = saved[2], &beta = saved[3];
+    const auto &mean = saved[4], &rstd = saved[5], &slope = saved[6];
     const int64_t rows = z.size(0), w = z.size(1);
     const auto dout = grads[0].contiguous();
     auto dz = at::empty_like(z);
     const int64_t chunks = std::min(kChunks, rows);
-    std::vector<float> partial(static_cast<size_t>(chunks * 2 * w), 0.f);
-    const Block b = make_block(z, gamma, beta, ctx->saved_data["p"].toDouble(), ctx->saved_data["key"].toInt());
+    std::vector<float> partial(static_cast<size_t>(chunks * 3 * w), 0.f);
+    const Block b = make_block(z, bias, gamma, beta, 0.0, 0);  // the mask is inside the slope
     for_each_chunk(rows, [&](int64_t c, int64_t begin, int64_t end) {
       std::vector<float> scratch(2 * w);
-      backward_rows(b, mean.data_ptr<float>(), rstd.data_ptr<float>(), dout.data_ptr<float>(),
-                    dz.data_ptr<float>(), begin, end, partial.data() + c * 2 * w, scratch.data(),
-                    scratch.data() + w);
+      backward_rows(b, mean.data_ptr<float>(), rstd.data_ptr<float>(), slope.data_ptr<float>(),
+                    dout.data_ptr<float>(), dz.data_ptr<float>(), begin, end, partial.data() + c * 3 * w,
+                    scratch.data(), scratch.data() + w);
     });
-    auto dgamma = at::zeros({w}, z.options());
-    auto dbeta = at::zeros({w}, z.options());
-    float* dg = dgamma.data_ptr<float>();
-    float* db = dbeta.data_ptr<float>();
+    auto sums = at::zeros({3, w}, z.options());
+    float* total = sums.data_ptr<float>();
     for (int64_t c = 0; c < chunks; ++c) {
-      const float* part = partial.data() + c * 2 * w;
-      for (int64_t j = 0; j < w; ++j) {
-        dg[j] += part[j];
-        db[j] += part[w + j];
-      }
+      const float* part = partial.data() + c * 3 * w;
+      for (int64_t j = 0; j < 3 * w; ++j) total[j] += part[j];
     }
-    return {dz, dgamma, dbeta, at::Tensor(), at::Tensor(), at::Tensor()};
+    const auto dbias = ctx->needs_input_grad(1) ? sums[2] : at::Tensor();
+    return {dz, dbias, sums[0], sums[1], at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 }  // namespace
 
 at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
-                             double p, bool training) {
+                             double p, bool training, const at::Tensor& bias) {
   NAIRR_CHECK_ARG(cpu_fp32_rows(z) && gamma.scalar_type() == at::kFloat && beta.scalar_type() == at::kFloat &&
-                      gamma.numel() == z.size(1) && beta.numel() == z.size(1),
-                  "norm_gelu_dropout: expected fp32 CPU rows [n, w] and gamma, beta of w elements");
+                      gamma.numel() == z.size(1) && beta.numel() == z.size(1) &&
+                      (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.numel() == z.size(1))),
+                  "norm_gelu_dropout: expected fp32 CPU rows [n, w] and gamma, beta (and bias) of w elements");
   const bool drop = training && p > 0;
   const int64_t key = drop ? static_cast<int64_t>(draw_dropout_key(z.numel())) : 0;
-  return NormGeluDropout::apply(z.contiguous(), gamma.contiguous(), beta.contiguous(), eps, drop ? p : 0.0, key);
+  const auto b = bias.defined() ? bias.contiguous() : at::zeros({z.size(1)}, z.options());
+  const bool slope = at::GradMode::is_enabled() &&
+                     (z.requires_grad() || b.requires_grad() || gamma.requires_grad() || beta.requires_grad());
+  return NormGeluDropout::apply(z.contiguous(), b, gamma.contiguous(), beta.contiguous(), eps, drop ? p : 0.0, key,
+                                slope);
 }
 
 }  // namespace nairrcore::train

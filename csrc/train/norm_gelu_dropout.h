@@ -1,19 +1,23 @@
 #pragma once
-// LayerNorm -> GELU (exact, erf) -> dropout, the tail of every block of the
-// forecasting MLP, as one pass over each row forward and one backward, for
-// fp32 on the CPU. Unfused, the three ops read and write the [batch, width]
-// activation five times forward and six times backward, and at batch 8192 on
-// two cores those passes took 40% of the step. The fused backward recomputes
-// the normalised values and the GELU input from the saved block input and
-// per-row statistics, and the dropout mask from its key. Same parameters and
-// results as the three modules (to fp32 rounding); same draw of the dropout key.
+// (bias ->) LayerNorm -> GELU (exact, erf) -> dropout, the tail of every
+// block of the forecasting MLP, as one pass over each row forward and one
+// backward, for fp32 on the CPU. Unfused, the three ops read and write the
+// [batch, width] activation five times forward and six times backward, and at
+// batch 8192 on two cores those passes took 40% of the step. The preceding
+// linear's bias is added here as rows are read and its gradient summed in the
+// same backward pass, which spares that linear a pass each way. When a backward will follow, forward also keeps the GELU's
+// derivative times the dropout scale ([batch, width] more memory), so backward
+// is a few multiply-adds per element: it recomputes the normalised values from
+// the saved block input and per-row statistics. Same parameters and results as
+// the separate modules (to fp32 rounding); same draw of the dropout key.
 #include <ATen/core/Tensor.h>
 
 namespace nairrcore::train {
 
-// z: fp32 CPU rows (cpu_fp32_rows()), [rows, width]; gamma, beta: [width]. p = 0 or !training: no dropout.
+// z: fp32 CPU rows (cpu_fp32_rows()), [rows, width]; gamma, beta and bias (optional): [width].
+// p = 0 or !training: no dropout.
 at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
-                             double p, bool training);
+                             double p, bool training, const at::Tensor& bias = {});
 
 // The same block on a GPU (norm_gelu_dropout.cu): float32, bf16 or fp16 rows
 // of up to 1024 columns, statistics in fp32, output in the input's dtype; the

@@ -157,12 +157,16 @@ TEST_CASE("inside a block-cache scope, freed large CPU blocks are reused; outsid
   set_cpu_block_cache_enabled(true);
 }
 
-TEST_CASE("the fused norm-GELU-dropout block matches LayerNorm, GELU and dropout, forward and backward", "[train]") {
+TEST_CASE("the fused bias-norm-GELU-dropout block matches the linear's bias add, LayerNorm, GELU and dropout",
+          "[train]") {
   const auto dir = testing::weather_dir();
   auto ds = data::build_weather_dataset(dir, data::select_cities(dir, {}, 1), data::FeatureSpec{}, 1);
   torch::manual_seed(3);
   FastLinear first(ds.train.x.size(1), 200);  // a width that is not a multiple of 16
-  const auto z = first->forward(ds.train.x.narrow(0, 0, 5000)).detach();  // a real first-layer activation
+  // a real first-layer activation, without and with the linear's bias
+  const auto z = first->forward_without_bias(ds.train.x.narrow(0, 0, 5000)).detach();
+  const auto bias = first->bias.detach().clone();
+  CHECK(at::allclose(z + bias, first->forward(ds.train.x.narrow(0, 0, 5000)), 1e-6, 1e-6));
   torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({200}));
   {
     torch::NoGradGuard no_grad;
@@ -176,20 +180,24 @@ TEST_CASE("the fused norm-GELU-dropout block matches LayerNorm, GELU and dropout
     INFO("training " << training);
     dropout->train(training);
     auto zr = z.clone().requires_grad_(true);
+    auto br = bias.clone().requires_grad_(true);
     torch::manual_seed(11);  // the same dropout key for both paths
-    auto ref = dropout->forward(at::gelu(norm->forward(zr)));
+    auto ref = dropout->forward(at::gelu(norm->forward(zr + br)));
     (ref * probe).sum().backward();
     const auto ref_dz = zr.grad().clone(), ref_dg = norm->weight.grad().clone(), ref_db = norm->bias.grad().clone();
+    const auto ref_dbias = br.grad().clone();
     norm->zero_grad();
 
     auto zf = z.clone().requires_grad_(true);
+    auto bf = bias.clone().requires_grad_(true);
     torch::manual_seed(11);
-    auto fused = norm_gelu_dropout(zf, norm->weight, norm->bias, 1e-5, 0.25, training);
+    auto fused = norm_gelu_dropout(zf, norm->weight, norm->bias, 1e-5, 0.25, training, bf);
     (fused * probe).sum().backward();
     CHECK(at::allclose(fused, ref, 1e-5, 2e-6));  // so the same elements were dropped
     CHECK(fused.eq(0).sum().item<double>() / fused.numel() == Approx(training ? 0.25 : 0.0).margin(0.01));
     CHECK(at::allclose(zf.grad(), ref_dz, 1e-4, 1e-5));
-    CHECK(at::allclose(norm->weight.grad(), ref_dg, 1e-4, 1e-3));  // sums over 5000 rows
+    CHECK(at::allclose(bf.grad(), ref_dbias, 1e-4, 1e-3));  // sums over 5000 rows
+    CHECK(at::allclose(norm->weight.grad(), ref_dg, 1e-4, 1e-3));
     CHECK(at::allclose(norm->bias.grad(), ref_db, 1e-4, 1e-3));
     norm->zero_grad();
   }

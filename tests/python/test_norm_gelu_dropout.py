@@ -1,5 +1,5 @@
-"""The MLP block's fused LayerNorm -> GELU -> dropout (CPU fp32, and the CUDA
-kernels in fp32, bf16 and fp16) against the three torch ops in float64,
+"""The MLP block's fused (bias ->) LayerNorm -> GELU -> dropout (CPU fp32, and
+the CUDA kernels in fp32, bf16 and fp16) against the torch ops in float64,
 forward and backward, with and without dropout."""
 
 from __future__ import annotations
@@ -66,6 +66,32 @@ def test_dropout_keeps_the_rest_scaled_and_backward_uses_the_same_mask(device):
     again = core.norm_gelu_dropout(z, gamma, beta, 1e-5, p, True)
     assert not torch.equal(again != 0, kept)  # a fresh key each call
     assert rel(core.norm_gelu_dropout(z, gamma, beta, 1e-5, p, False), reference(zr, gr, br)) < 1e-5  # eval: none
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_the_linear_bias_is_added_before_the_norm_and_gets_its_gradient(device):
+    p = 0.25
+    z, gamma, beta, dout = inputs(1000, 256, device, torch.float32, seed=5)
+    bias = (torch.randn(256, generator=torch.Generator().manual_seed(6)) * 2).to(device).requires_grad_(True)
+    out = core.norm_gelu_dropout(z, gamma, beta, 1e-5, p, True, bias=bias)
+    mask = (out != 0).double() / (1 - p)
+    zr, gr, br, biasr = (t.detach().double().requires_grad_(True) for t in (z, gamma, beta, bias))
+    ref = reference(zr + biasr, gr, br, mask)
+    assert rel(out, ref) < 1e-5
+    for ours, theirs in zip(grads(out, dout, z, gamma, beta, bias), grads(ref, dout.double(), zr, gr, br, biasr)):
+        assert rel(ours, theirs) < 4e-5
+
+
+def test_cpu_forward_without_grad_gives_the_training_output():
+    """Under no_grad the CPU block keeps no GELU slope for backward: same output, same mask."""
+    z, gamma, beta, _ = inputs(777, 128, "cpu", torch.float32, seed=7)
+    torch.manual_seed(8)
+    with_grad = core.norm_gelu_dropout(z, gamma, beta, 1e-5, 0.3, True)
+    torch.manual_seed(8)
+    with torch.no_grad():
+        without = core.norm_gelu_dropout(z, gamma, beta, 1e-5, 0.3, True)
+    assert with_grad.requires_grad and not without.requires_grad
+    assert torch.equal(with_grad.detach(), without)
 
 
 @pytest.mark.cuda
