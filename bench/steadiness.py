@@ -5,7 +5,8 @@ machine the speed can change in between: on the 2-vCPU CI machine the same
 build's training step ranged from 66 to 83 ms within one hour. A ratio measured
 across such a change belongs to the machine, not to the code. So a fixed fp32
 matrix workload is timed at each point, and the result records those times,
-their spread, and `steady: false` when the spread exceeds 10%.
+their spread, and `steady: false` when the spread exceeds 10%. Of several
+rounds, a steady one stands for the run (median_round()).
 """
 
 from __future__ import annotations
@@ -43,3 +44,14 @@ def steadiness(points: dict[str, float]) -> dict:
               f"({', '.join(f'{k} {v:.3f} s' for k, v in points.items())}); its ratios are not reliable",
               file=sys.stderr)
     return result
+
+
+def median_round(rounds: list[dict], key) -> tuple[dict, str]:
+    """The round that stands for a run of several: the median by key(round)
+    (the lower median of an even count) among the steady rounds, or among all
+    of them when none was steady; and which of the two it was taken from. A
+    round whose machine slowed under one side has a ratio that is not the
+    code's, so it is left out whenever a steady one exists."""
+    steady = [r for r in rounds if r["steadiness"]["steady"]]
+    pool = sorted(steady or rounds, key=key)
+    return pool[(len(pool) - 1) // 2], ("steady rounds" if steady else "all rounds (none steady)")
