@@ -98,7 +98,7 @@ NAIRR_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict
   for (int64_t r = begin; r < end; ++r) {
     const float* __restrict z = b.z + r * w;
     float* __restrict o = out + r * w;
-    float* __restrict sl = slope + r * w;
+    float* __restrict sl = kSlope ? slope + r * w : nullptr;  // (no arithmetic on a null slope)
     for (int64_t j = 0; j < w; ++j) centred[j] = z[j] + bias[j];
     const float mean = lane_sum(centred, nullptr, w) / static_cast<float>(w);
     for (int64_t j = 0; j < w; ++j) centred[j] -= mean;
