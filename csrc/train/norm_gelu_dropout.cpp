@@ -117,43 +117,36 @@ NAIRR_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict
   }
 }
 
-// (All pointers are distinct arrays: __restrict spares the vectoriser runtime
-// alias checks, whose scalar fallback it otherwise took.)
+// slope: null when no backward follows. (All pointers are distinct arrays:
+// __restrict spares the vectoriser runtime alias checks, whose scalar fallback
+// it otherwise took.)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void forward_rows(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
-                  float* __restrict rstd_out, int64_t begin, int64_t end, float* __restrict centred) {
-  if (b.drop) {
+                  float* __restrict rstd_out, float* __restrict slope, int64_t begin, int64_t end,
+                  float* __restrict centred) {
+  if (slope && b.drop) {
+    forward_rows_impl<true, true>(b, eps, out, mean_out, rstd_out, slope, begin, end, centred);
+  } else if (slope) {
+    forward_rows_impl<true, false>(b, eps, out, mean_out, rstd_out, slope, begin, end, centred);
+  } else if (b.drop) {
     forward_rows_impl<false, true>(b, eps, out, mean_out, rstd_out, nullptr, begin, end, centred);
   } else {
     forward_rows_impl<false, false>(b, eps, out, mean_out, rstd_out, nullptr, begin, end, centred);
   }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void forward_rows_with_slope(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
-                             float* __restrict rstd_out, float* __restrict slope, int64_t begin, int64_t end,
-                             float* __restrict centred) {
-  if (b.drop) {
-    forward_rows_impl<true, true>(b, eps, out, mean_out, rstd_out, slope, begin, end, centred);
-  } else {
-    forward_rows_impl<true, false>(b, eps, out, mean_out, rstd_out, slope, begin, end, centred);
-  }
-}
-
 // dz for rows begin..end, and their share of dgamma, dbeta, dbias (added to `partial`, [3, width]).
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void backward_rows(const Block& b, const float* __restrict mean, const float* __restrict rstd,
+void backward_rows(const float* __restrict block_z, const float* __restrict bias, const float* __restrict gamma,
+                   int64_t w, const float* __restrict mean, const float* __restrict rstd,
                    const float* __restrict slope, const float* __restrict dout, float* __restrict dz, int64_t begin,
                    int64_t end, float* __restrict partial, float* __restrict xhat, float* __restrict dxhat) {
-  const int64_t w = b.width;
-  const float* __restrict bias = b.bias;
-  const float* __restrict gamma = b.gamma;
   float* __restrict dgamma = partial;
   float* __restrict dbeta = partial + w;
   float* __restrict dbias = partial + 2 * w;
   const float inv_w = 1.f / static_cast<float>(w);
   for (int64_t r = begin; r < end; ++r) {
-    const float* __restrict z = b.z + r * w;
+    const float* __restrict z = block_z + r * w;
     const float* __restrict sl = slope + r * w;
     const float* __restrict g = dout + r * w;
     float* __restrict d = dz + r * w;
@@ -203,33 +196,27 @@ struct NormGeluDropout : torch::autograd::Function<NormGeluDropout> {
     const Block b = make_block(z, bias, gamma, beta, p, key);
     for_each_chunk(rows, [&](int64_t, int64_t begin, int64_t end) {
       std::vector<float> centred(w);
-      if (slope) {
-        forward_rows_with_slope(b, static_cast<float>(eps), out.data_ptr<float>(), mean.data_ptr<float>(),
-                                rstd.data_ptr<float>(), gelu_slope.data_ptr<float>(), begin, end, centred.data());
-      } else {
-        forward_rows(b, static_cast<float>(eps), out.data_ptr<float>(), mean.data_ptr<float>(),
-                     rstd.data_ptr<float>(), begin, end, centred.data());
-      }
+      forward_rows(b, static_cast<float>(eps), out.data_ptr<float>(), mean.data_ptr<float>(), rstd.data_ptr<float>(),
+                   slope ? gelu_slope.data_ptr<float>() : nullptr, begin, end, centred.data());
     });
-    if (slope) ctx->save_for_backward({z, bias, gamma, beta, mean, rstd, gelu_slope});
+    if (slope) ctx->save_for_backward({z, bias, gamma, mean, rstd, gelu_slope});
     return out;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    TORCH_CHECK(saved.size() == 7, "norm_gelu_dropout: backward through a forward that kept no slope");
-    const auto &z = saved[0], &bias = saved[1], &gamma = saved[2], &beta = saved[3];
-    const auto &mean = saved[4], &rstd = saved[5], &slope = saved[6];
+    TORCH_CHECK(saved.size() == 6, "norm_gelu_dropout: backward through a forward that kept no slope");
+    const auto &z = saved[0], &bias = saved[1], &gamma = saved[2];
+    const auto &mean = saved[3], &rstd = saved[4], &slope = saved[5];
     const int64_t rows = z.size(0), w = z.size(1);
     const auto dout = grads[0].contiguous();
     auto dz = at::empty_like(z);
     const int64_t chunks = std::min(kChunks, rows);
     std::vector<float> partial(static_cast<size_t>(chunks * 3 * w), 0.f);
-    const Block b = make_block(z, bias, gamma, beta, 0.0, 0);  // the mask is inside the slope
     for_each_chunk(rows, [&](int64_t c, int64_t begin, int64_t end) {
-      std::vector<float> scratch(2 * w);
-      backward_rows(b, mean.data_ptr<float>(), rstd.data_ptr<float>(), slope.data_ptr<float>(),
+      std::vector<float> scratch(2 * w);  // (the dropout mask is inside the slope)
+      backward_rows(z.data_ptr<float>(), bias.data_ptr<float>(), gamma.data_ptr<float>(), w, mean.data_ptr<float>(), rstd.data_ptr<float>(), slope.data_ptr<float>(),
                     dout.data_ptr<float>(), dz.data_ptr<float>(), begin, end, partial.data() + c * 3 * w,
                     scratch.data(), scratch.data() + w);
     });

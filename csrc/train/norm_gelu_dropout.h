@@ -5,10 +5,11 @@
 // [batch, width] activation five times forward and six times backward, and at
 // batch 8192 on two cores those passes took 40% of the step. The preceding
 // linear's bias is added here as rows are read and its gradient summed in the
-// same backward pass, which spares that linear a pass each way. When a backward will follow, forward also keeps the GELU's
-// derivative times the dropout scale ([batch, width] more memory), so backward
-// is a few multiply-adds per element: it recomputes the normalised values from
-// the saved block input and per-row statistics. Same parameters and results as
+// same backward pass, which spares that linear a pass each way. When a
+// backward will follow, forward also keeps the GELU's derivative times the
+// dropout scale ([batch, width] more memory), so backward is a few
+// multiply-adds per element: it recomputes the normalised values from the
+// saved block input and per-row statistics. Same parameters and results as
 // the separate modules (to fp32 rounding); same draw of the dropout key.
 #include <ATen/core/Tensor.h>
 
