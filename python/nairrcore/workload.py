@@ -4,8 +4,10 @@ and its headline metric with the direction that is better. The command line
 (``train``), sweeps and reports use workloads only through it, so a third
 workload (yours) plugs in with ``register()`` without touching the package.
 
-A run's ``test_metrics.json`` carries the headline (name, value, direction),
-so reports read it from the run folder, whatever workload wrote it.
+A run's ``test_metrics.json`` carries the headline (name, value, direction,
+and optionally a ``reference``: a trivial predictor's value on the same rows,
+such as forecasting's persistence), so reports read it from the run folder,
+whatever workload wrote it.
 """
 
 from __future__ import annotations

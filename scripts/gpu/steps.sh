@@ -67,9 +67,9 @@ step_forecast() {
   weather_dir
   local args
   case "$SIZE" in
-    full)  args=(--cities 210 --epochs 2 --prep-cities 10 --width 1024 --depth 8 --workers 4 --ablation-epochs 1) ;;
-    smoke) args=(--cities 20 --epochs 1 --prep-cities 2 --width 1024 --depth 8 --workers 4) ;;
-    dry)   args=(--cities 2 --epochs 1 --prep-cities 2 --width 32 --depth 2 --batch-size 512 --repeats 2) ;;
+    full)  args=(--cities 210 --epochs 2 --prep-cities 10 --width 1024 --depth 8 --lr 3e-4 --workers 4 --ablation-epochs 1) ;;
+    smoke) args=(--cities 20 --epochs 1 --prep-cities 2 --width 1024 --depth 8 --lr 3e-4 --workers 4 --accuracy-seeds 0) ;;
+    dry)   args=(--cities 2 --epochs 1 --prep-cities 2 --width 32 --depth 2 --batch-size 512 --repeats 2 --accuracy-seeds 1) ;;
   esac
   # The telemetry sampler is checked alone first: the benchmark still runs if it cannot.
   if ! "$PY" -c 'from nairrcore.evidence.telemetry import Sampler; Sampler(0.1).start().stop()' \

@@ -42,6 +42,7 @@ def city_frame(folder: Path, city_id: str, lat: float, lon: float, lags, windows
             out[f"{v}_std{w}"] = shifted[v].rolling(w).std()
     for v in VARS:
         out[f"target_{v}"] = df[v].shift(-1)
+        out[f"today_{v}"] = df[v]  # the persistence forecast
     out["city_id"] = city_id
     return out.dropna().reset_index(drop=True)
 
@@ -62,6 +63,7 @@ def build(folder: Path, n_cities: int, lags=(1, 3, 7, 14, 30, 60), windows=(7, 3
         out[name] = {
             "x": ((part[names] - mean) / std).to_numpy(np.float64),
             "y": part[[f"target_{v}" for v in VARS]].to_numpy(np.float64),
+            "today": part[[f"today_{v}" for v in VARS]].to_numpy(np.float64),
             "date": part["Date"].to_numpy(),
             "city": part["city_id"].to_numpy(),
         }

@@ -33,6 +33,19 @@ def test_rows_features_targets_match(both, split):
     np.testing.assert_allclose(mine.x.numpy(), theirs["x"], rtol=1e-4, atol=2e-4)
 
 
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_persistence_is_the_days_own_values(both, split):
+    ours, ref = both
+    today = ours.persistence(split).numpy()
+    np.testing.assert_allclose(today, ref[split]["today"], rtol=0, atol=1e-3)
+    mae = np.abs(ref[split]["today"] - ref[split]["y"]).mean(0)
+    assert (mae > 0).all() and mae[0] < 10  # next-day tmax stays within a few °F of today's
+
+
+def test_no_persistence_without_lag_one(weather_dir):
+    assert fc.load(weather_dir, cities=2, lags=(3, 7)).persistence("test") is None
+
+
 def test_scaler_is_fitted_on_train(both):
     ours, ref = both
     np.testing.assert_allclose(ours.mean.numpy(), ref["mean"], rtol=1e-6, atol=1e-6)

@@ -38,6 +38,9 @@ def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
     steady = [r for r in rounds if r["steadiness"]["steady"]]
     assert forecast["reported_round"]["steady_rounds"] == len(steady)
     assert reported == (steady or rounds)[0]  # the lower median of the steady ones (or of both)
+    judged = forecast["accuracy"]  # a 1-epoch model of width 32 may or may not beat persistence: either is said
+    assert judged["verdict"].startswith(("not meaningful", "same accuracy", "differs"))
+    assert list(judged["nairrcore_other_seeds"]) == ["43"] and 0 < judged["persistence_mae"]["tmax"] < 10
     cifar = json.loads((results / "cifar10.json").read_text())
     assert cifar["machine"]["cpu_model"] and "train_step" in cifar
     assert list(cifar["steadiness"]["sec"]) == ["start", "end"]
@@ -86,3 +89,33 @@ def test_the_reported_round_is_the_median_of_the_steady_ones():
     assert steadiness.median_round(two_steady, key) == (two_steady[2], "steady rounds")  # lower median
     shaken = [round_(3.5, False), round_(2.5, False), round_(3.0, False)]
     assert steadiness.median_round(shaken, key) == (shaken[2], "all rounds (none steady)")
+
+
+def test_an_accuracy_comparison_says_when_it_means_nothing():
+    sys.path.insert(0, str(REPO / "bench"))
+    import accuracy
+
+    persistence = {"tmax": 5.0, "tmin": 3.8, "prcp": 0.104}
+    untrained = accuracy.verdict({"tmax": 19.5, "tmin": 8.2, "prcp": 0.106}, {"tmax": 19.47, "tmin": 8.25, "prcp": 0.104},
+                                 persistence, {})
+    assert untrained["verdict"].startswith("not meaningful: not better than persistence (baseline on tmax")
+    assert untrained["beats_persistence"]["nairrcore"] == {"tmax": False, "tmin": False, "prcp": False}
+    assert untrained["nairrcore_seed_spread"] is None
+
+    base = {"tmax": 4.50, "tmin": 3.30, "prcp": 0.092}
+    same = accuracy.verdict(base, {"tmax": 4.53, "tmin": 3.33, "prcp": 0.094}, persistence, {})
+    assert same["verdict"] == "same accuracy: every target within 3%"
+    assert abs(same["mae_skill_over_persistence"]["baseline"]["tmax"] - 0.1) < 1e-12
+
+    seeds = {43: {"tmax": 4.50, "tmin": 3.30, "prcp": 0.0905}}  # prcp moves 7% with the seed alone
+    noisy = accuracy.verdict(base, {"tmax": 4.53, "tmin": 3.33, "prcp": 0.0966}, persistence, seeds)
+    assert noisy["verdict"].startswith("same accuracy within nairrcore's range over 2 seeds: prcp +5.0%")
+    assert abs(noisy["nairrcore_seed_spread"]["prcp"] - (0.0966 / 0.0905 - 1)) < 1e-12
+    assert noisy["nairrcore_other_seeds"] == {"43": seeds[43]}
+    assert noisy["nairrcore_mae_range"]["prcp"] == [0.0905, 0.0966]
+
+    off = {"tmax": 4.80, "tmin": 3.31, "prcp": 0.110}  # worse at every seed: not the seed's doing
+    apart = accuracy.verdict(base, off, persistence, {43: {"tmax": 4.78, "tmin": 3.30, "prcp": 0.108}})
+    assert apart["verdict"] == "differs: tmax +6.7%, prcp +19.6%; not better than persistence: nairrcore on prcp"
+    outlier = accuracy.verdict(base, off, persistence, {43: {"tmax": 4.49, "tmin": 3.30, "prcp": 0.093}})
+    assert outlier["verdict"].startswith("same accuracy within nairrcore's range over 2 seeds: tmax +6.7%")

@@ -61,11 +61,18 @@ def test_run_writes_complete_evidence_and_a_closing_block(weather_dir, tmp_path)
     assert len(meta["config"]["dataset"]["sha256"]) == 64
     metrics = json.loads((run_dir / "test_metrics.json").read_text())
     assert len(metrics["per_city"]) == 2 and metrics["headline"]["name"] == "mae_tmax"
+    persistence = metrics["persistence"]  # tomorrow equals today, on the same test rows
+    assert persistence["rows"] == metrics["rows"] and 0 < persistence["mae"]["tmax"] < 10
+    assert all(city["mae_persistence_tmax"] > 0 for city in metrics["per_city"])
+    assert metrics["mae_skill_over_persistence"]["tmax"] == pytest.approx(
+        1 - metrics["mae"]["tmax"] / persistence["mae"]["tmax"])
+    assert metrics["headline"]["reference"]["value"] == persistence["mae"]["tmax"]
+    assert "persistence (tomorrow equals today): " in result.stdout
     for line in (run_dir / "MANIFEST.sha256").read_text().splitlines():
         digest, name = line.split("  ", 1)
         assert hashlib.sha256((run_dir / name).read_bytes()).hexdigest() == digest
     output = (run_dir / "notebook_output.txt").read_text()
-    assert "\r" not in output and "TqdmWarning" not in output
+    assert "\r" not in output and "TqdmWarning" not in output and "(persistence MAE " in output
     phases = {r["phase"] for r in csv.DictReader(open(run_dir / "telemetry.csv"))}
     assert "start" not in phases
     readme = (run_dir / "README.md").read_text()

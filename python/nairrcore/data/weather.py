@@ -93,6 +93,24 @@ class ForecastData:
         present = set(getattr(self, split).city.unique().tolist())
         return [c["name"] for i, c in enumerate(self.cities) if i not in present]
 
+    def persistence(self, split: str) -> torch.Tensor | None:
+        """The forecast "tomorrow equals today" for each row of a split, [n, 3]
+        float64 in original units: the day's own values, rebuilt from its lag-1
+        and first-difference features (x[t-1] + (x[t] - x[t-1])). None when lag 1
+        is not among the features."""
+        names = self.feature_names
+        try:
+            lag1 = [names.index(f"{t}_lag1") for t in self.targets]
+            diff1 = [names.index(f"{t}_diff1") for t in self.targets]
+        except ValueError:
+            return None
+        x = getattr(self, split).x.double()
+
+        def raw(cols):
+            return x[:, cols] * self.scale[cols] + self.mean[cols]
+
+        return raw(lag1) + raw(diff1)
+
     def summary(self) -> dict:
         missing = {s: names for s in ("train", "val", "test") if (names := self.cities_without_rows(s))}
         return {
