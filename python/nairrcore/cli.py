@@ -64,7 +64,8 @@ def _closing_block(run_dir: Path) -> str:
                   + (f", GPU {util:.0f}% busy" if util is not None else ""),
                   f"test        {h.get('name', '?')} = {h.get('value', float('nan')):.4g}"
                   + (" (lower is better)" if h.get("lower_is_better") else " (higher is better)" if h else "")
-                  + (f"; {ref['name']}: {ref['value']:.4g}" if (ref := h.get("reference")) else ""),
+                  + (f"; {ref['name']} {ref['value']:.4g}" + (f" ({ref['description']})" if ref.get("description") else "")
+                     if (ref := h.get("reference")) else ""),
                   f"next        nairrcore report validate {run_dir}",
                   f"            nairrcore report compare {run_dir.parent.parent.parent} --baseline "
                   f"{run_dir.parent.parent.name}"]

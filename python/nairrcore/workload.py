@@ -6,7 +6,7 @@ workload (yours) plugs in with ``register()`` without touching the package.
 
 A run's ``test_metrics.json`` carries the headline (name, value, direction,
 and optionally a ``reference``: a trivial predictor's value on the same rows,
-such as forecasting's persistence), so reports read it from the run folder,
+such as forecasting's persistence, with its name and description), so reports read it from the run folder,
 whatever workload wrote it.
 """
 
@@ -160,4 +160,12 @@ def headline(metrics: dict) -> tuple[str, float, bool] | None:
         return "top1_accuracy", metrics["top1_accuracy"], False
     if isinstance(metrics.get("mae"), dict) and "tmax" in metrics["mae"]:
         return "mae_tmax", metrics["mae"]["tmax"], True
+    return None
+
+
+def headline_reference(metrics: dict) -> tuple[str, float] | None:
+    """(name, value) of the trivial predictor a run's headline was set against, if recorded."""
+    ref = (metrics.get("headline") or {}).get("reference")
+    if isinstance(ref, dict) and isinstance(ref.get("name"), str) and isinstance(ref.get("value"), (int, float)):
+        return ref["name"], float(ref["value"])
     return None

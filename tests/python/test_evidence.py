@@ -26,7 +26,8 @@ FINGERPRINT = "ab" * 32
 
 
 def fake_run(root: Path, platform: str, run_id: str, *, wall: float, epoch_train: float, epochs: int = 2,
-             fingerprint: str = FINGERPRINT, width: int = 256, gpus: int = 0, util: float | None = None) -> Path:
+             fingerprint: str = FINGERPRINT, width: int = 256, gpus: int = 0, util: float | None = None,
+             reference: float | None = None) -> Path:
     """A complete, schema-valid run folder with hand-chosen numbers."""
     d = root / platform / "forecasting" / run_id
     rows = [{"epoch": e, "train_loss": 1.0 / (e + 1), "val_loss": 1.1 / (e + 1), "train_sec": epoch_train,
@@ -44,9 +45,12 @@ def fake_run(root: Path, platform: str, run_id: str, *, wall: float, epoch_train
         "mean_train_sec_per_epoch": epoch_train, "train_samples_per_sec": 1000 / epoch_train,
         "peak_host_rss_bytes": 10**9, "peak_gpu_mem_bytes": 2 * 10**9 if gpus else None,
         "mean_gpu_util_train_percent": util, "gpu_telemetry": {"available": bool(gpus)}, "phases_sec": {}})
-    write_json(d / "test_metrics.json", {"rows": 10, "mae": {"tmax": 5.0, "tmin": 4.0, "prcp": 0.1},
-                                         "rmse": {"tmax": 6.0, "tmin": 5.0, "prcp": 0.2},
-                                         "per_city": [{"id": "X", "rows": 10, "mae_tmax": 5.0, "rmse_tmax": 6.0}]})
+    metrics = {"rows": 10, "mae": {"tmax": 5.0, "tmin": 4.0, "prcp": 0.1}, "rmse": {"tmax": 6.0, "tmin": 5.0, "prcp": 0.2},
+               "per_city": [{"id": "X", "rows": 10, "mae_tmax": 5.0, "rmse_tmax": 6.0}]}
+    if reference is not None:
+        metrics["headline"] = {"name": "mae_tmax", "value": 5.0, "lower_is_better": True,
+                               "reference": {"name": "persistence", "value": reference}}
+    write_json(d / "test_metrics.json", metrics)
     write_json(d / "run_metadata.json", {
         "schema_version": 1, "run_id": run_id, "workload": "forecasting", "platform": platform,
         "status": "completed", "host": "h", "scheduler_job_id": None, "git": {"commit": None, "dirty": None},
@@ -82,6 +86,17 @@ def test_compare_computes_speedup_and_cost_from_the_runs(tmp_path):
     rows = {r["platform"]: r for r in compare([tmp_path / "laptop", tmp_path / "aws-g4dn"], "laptop",
                                               platforms_file=override)}
     assert rows["aws-g4dn"]["cost_per_run"] == pytest.approx(100.0 / 3600.0)
+
+
+def test_compare_puts_the_metric_beside_the_reference_its_runs_recorded(tmp_path):
+    fake_run(tmp_path, "laptop", "a", wall=400.0, epoch_train=100.0, reference=5.6)
+    fake_run(tmp_path, "aws-g4dn", "c", wall=100.0, epoch_train=25.0, gpus=1, util=80.0)  # recorded none
+    rows = {r["platform"]: r for r in compare([tmp_path], "laptop", out_dir=tmp_path / "report")}
+    assert (rows["laptop"]["metric_reference"], rows["laptop"]["metric_reference_value"]) == ("persistence", 5.6)
+    assert rows["aws-g4dn"]["metric_reference"] is None and rows["aws-g4dn"]["metric_value"] == 5.0
+    table = (tmp_path / "report" / "comparison.md").read_text()
+    assert "| mae_tmax 5 (persistence 5.6) |" in table and "| mae_tmax 5 |" in table
+    assert "persistence" in (tmp_path / "report" / "comparison.csv").read_text().splitlines()[1]
 
 
 def test_compare_refuses_speedup_across_different_data_or_config(tmp_path):

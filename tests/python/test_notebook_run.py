@@ -67,7 +67,7 @@ def test_run_writes_complete_evidence_and_a_closing_block(weather_dir, tmp_path)
     assert metrics["mae_skill_over_persistence"]["tmax"] == pytest.approx(
         1 - metrics["mae"]["tmax"] / persistence["mae"]["tmax"])
     assert metrics["headline"]["reference"]["value"] == persistence["mae"]["tmax"]
-    assert "persistence (tomorrow equals today): " in result.stdout
+    assert f"; persistence {persistence['mae']['tmax']:.4g} (tomorrow equals today" in result.stdout
     for line in (run_dir / "MANIFEST.sha256").read_text().splitlines():
         digest, name = line.split("  ", 1)
         assert hashlib.sha256((run_dir / name).read_bytes()).hexdigest() == digest
@@ -77,6 +77,7 @@ def test_run_writes_complete_evidence_and_a_closing_block(weather_dir, tmp_path)
     assert "start" not in phases
     readme = (run_dir / "README.md").read_text()
     assert "Status: **completed**" in readme and "MANIFEST.sha256" in readme
+    assert f"| test mae_tmax of persistence | {persistence['mae']['tmax']:.4g} |" in readme
     assert validate_run(run_dir) == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nairrcore.files import write_text
-from nairrcore.workload import headline
+from nairrcore.workload import headline, headline_reference
 
 FILES = [
     ("run_summary.json", "status, wall and training time, time to first batch, data-prep time, samples/s, "
@@ -54,7 +54,9 @@ def write_readme(run_dir: Path, summary: dict, metrics: dict) -> Path:
             f"| wall time | {_fmt(summary['wall_sec'], ' s')} |",
             f"| mean GPU utilisation while training | {_gpu_util(summary)} |",
             f"| test {h[0] if h else 'metric'} | {_fmt(h[1]) if h else '–'}"
-            f"{' (lower is better)' if h and h[2] else ' (higher is better)' if h else ''} |", ""]
+            f"{' (lower is better)' if h and h[2] else ' (higher is better)' if h else ''} |",
+            *([f"| test {h[0] if h else 'metric'} of {ref[0]} | {_fmt(ref[1])} |"]
+              if (ref := headline_reference(metrics)) else []), ""]
     lines += ["## Files", ""] + [f"- `{name}`: {what}" for name, what in FILES if (run_dir / name).exists()
                                  or name.endswith("/") and (run_dir / name.rstrip("/")).is_dir()]
     others = sorted(p.name for p in run_dir.iterdir() if p.is_file() and p.name not in {n for n, _ in FILES}

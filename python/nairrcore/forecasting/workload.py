@@ -43,11 +43,12 @@ class Forecasting(Workload):
         metrics["persistence"] = reference
         metrics["mae_skill_over_persistence"] = {
             t: 1 - metrics["mae"][t] / ref if ref > 0 else None for t, ref in reference["mae"].items()}
-        metrics["headline"]["reference"] = {"name": PERSISTENCE, "value": reference["mae"]["tmax"]}
+        metrics["headline"]["reference"] = {"name": "persistence", "description": PERSISTENCE,
+                                            "value": reference["mae"]["tmax"]}
         return metrics
 
 
-PERSISTENCE = "persistence (tomorrow equals today)"
+PERSISTENCE = "tomorrow equals today, on the same rows"
 
 
 def persistence_metrics(data: ForecastData, split: str) -> dict | None:

@@ -14,12 +14,12 @@ from nairrcore.files import save_figure, write_csv, write_text
 from nairrcore.platforms import load_platforms, run_cost
 from nairrcore.reports.collect import find_runs
 from nairrcore.reports.runs import Run, completed, hardware_contradiction, load_run
-from nairrcore.workload import headline
+from nairrcore.workload import headline, headline_reference
 
 COLUMNS = ["workload", "platform", "runs", "hardware", "epoch_sec", "epoch_sec_spread", "total_sec",
            "total_sec_spread", "samples_per_sec", "mean_gpu_util_percent", "peak_host_rss_gb", "peak_gpu_mem_gb",
-           "cost_per_run", "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "comparable",
-           "note"]
+           "cost_per_run", "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "metric_reference",
+           "metric_reference_value", "comparable", "note"]
 
 
 def _median(values):
@@ -110,6 +110,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
         costs = [None if contradicted or (per_gpu and not r.gpus)
                  else run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
         metric = [headline(r.metrics) for r in members]
+        reference = [headline_reference(r.metrics) for r in members]
         total, epoch = _median(totals), _median(epochs)
         ok = not reasons
         notes = list(reasons)
@@ -136,7 +137,9 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             "speedup_total": base_total / total if ok and total else None,
             "speedup_epoch": base_epoch / epoch if ok and epoch and base_epoch else None,
             "metric": next((m[0] for m in metric if m), None),
-            "metric_value": _median(m[1] for m in metric if m), "comparable": ok, "note": "; ".join(notes),
+            "metric_value": _median(m[1] for m in metric if m),
+            "metric_reference": next((m[0] for m in reference if m), None),
+            "metric_reference_value": _median(m[1] for m in reference if m), "comparable": ok, "note": "; ".join(notes),
         })
     return rows
 
@@ -160,6 +163,14 @@ def _fmt(v, digits=3):
     return str(v)
 
 
+def _metric_cell(row: dict) -> str:
+    if not row["metric"]:
+        return "–"
+    ref = row.get("metric_reference")
+    return f"{row['metric']} {_fmt(row['metric_value'], 4)}" + (
+        f" ({ref} {_fmt(row['metric_reference_value'], 4)})" if ref else "")
+
+
 def markdown(rows: list[dict], baseline: str, profiles: dict, left_out: list[str] = ()) -> str:
     head = ["workload", "platform", "runs", "hardware (recorded)", "time/epoch (s)", "total (s)", "samples/s",
             "GPU util (%)",
@@ -176,7 +187,7 @@ def markdown(rows: list[dict], baseline: str, profiles: dict, left_out: list[str
             _fmt(r["mean_gpu_util_percent"]), _fmt(r["peak_host_rss_gb"]), _fmt(r["peak_gpu_mem_gb"]),
             f"{_fmt(r['cost_per_run'])} {r['cost_currency']}",
             _fmt(r["speedup_total"]) + ("" if r["comparable"] else " (not comparable)"),
-            _fmt(r["speedup_epoch"]), f"{r['metric']} {_fmt(r['metric_value'], 4)}" if r["metric"] else "–",
+            _fmt(r["speedup_epoch"]), _metric_cell(r),
         ]) + " |")
     notes = [f"- {r['workload']} on {r['platform']}: {r['note']}" for r in rows if r["note"]]
     if notes:
