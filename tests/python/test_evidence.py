@@ -97,6 +97,9 @@ def test_compare_puts_the_metric_beside_the_reference_its_runs_recorded(tmp_path
     table = (tmp_path / "report" / "comparison.md").read_text()
     assert "| mae_tmax 5 (persistence 5.6) |" in table and "| mae_tmax 5 |" in table
     assert "persistence" in (tmp_path / "report" / "comparison.csv").read_text().splitlines()[1]
+    fake_run(tmp_path, "laptop", "b", wall=420.0, epoch_train=105.0)  # recorded none: no reference for the group
+    rows = {r["platform"]: r for r in compare([tmp_path], "laptop")}
+    assert rows["laptop"]["metric_reference"] is None and rows["laptop"]["metric_reference_value"] is None
 
 
 def test_compare_refuses_speedup_across_different_data_or_config(tmp_path):

@@ -110,7 +110,9 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
         costs = [None if contradicted or (per_gpu and not r.gpus)
                  else run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
         metric = [headline(r.metrics) for r in members]
+        # A reference only where every run recorded the same one (runs from before it was recorded have none).
         reference = [headline_reference(r.metrics) for r in members]
+        reference = reference if all(reference) and len({m[0] for m in reference}) == 1 else []
         total, epoch = _median(totals), _median(epochs)
         ok = not reasons
         notes = list(reasons)
@@ -138,8 +140,8 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             "speedup_epoch": base_epoch / epoch if ok and epoch and base_epoch else None,
             "metric": next((m[0] for m in metric if m), None),
             "metric_value": _median(m[1] for m in metric if m),
-            "metric_reference": next((m[0] for m in reference if m), None),
-            "metric_reference_value": _median(m[1] for m in reference if m), "comparable": ok, "note": "; ".join(notes),
+            "metric_reference": reference[0][0] if reference else None,
+            "metric_reference_value": _median(m[1] for m in reference), "comparable": ok, "note": "; ".join(notes),
         })
     return rows
 
