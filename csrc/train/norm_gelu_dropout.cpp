@@ -216,9 +216,9 @@ struct NormGeluDropout : torch::autograd::Function<NormGeluDropout> {
     std::vector<float> partial(static_cast<size_t>(chunks * 3 * w), 0.f);
     for_each_chunk(rows, [&](int64_t c, int64_t begin, int64_t end) {
       std::vector<float> scratch(2 * w);  // (the dropout mask is inside the slope)
-      backward_rows(z.data_ptr<float>(), bias.data_ptr<float>(), gamma.data_ptr<float>(), w, mean.data_ptr<float>(), rstd.data_ptr<float>(), slope.data_ptr<float>(),
-                    dout.data_ptr<float>(), dz.data_ptr<float>(), begin, end, partial.data() + c * 3 * w,
-                    scratch.data(), scratch.data() + w);
+      backward_rows(z.data_ptr<float>(), bias.data_ptr<float>(), gamma.data_ptr<float>(), w, mean.data_ptr<float>(),
+                    rstd.data_ptr<float>(), slope.data_ptr<float>(), dout.data_ptr<float>(), dz.data_ptr<float>(),
+                    begin, end, partial.data() + c * 3 * w, scratch.data(), scratch.data() + w);
     });
     auto sums = at::zeros({3, w}, z.options());
     float* total = sums.data_ptr<float>();

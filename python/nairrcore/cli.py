@@ -33,7 +33,7 @@ from nairrcore.jobs.scheduler import JobSpec, render
 from nairrcore.reports import plan as planning
 from nairrcore.reports.compare import compare
 from nairrcore.training import CheckpointManager, Preempted, TrainingDiverged
-from nairrcore.workload import WORKLOADS, get as get_workload
+from nairrcore.workload import WORKLOADS, get as get_workload, headline_reference
 
 DEPRECATED = {"validate": ["report", "validate"], "compare": ["report", "compare"], "plan": ["report", "plan"],
               "script": ["jobs", "script"], "sweep": ["jobs", "sweep"], "sweep-summary": ["jobs", "summary"]}
@@ -64,8 +64,8 @@ def _closing_block(run_dir: Path) -> str:
                   + (f", GPU {util:.0f}% busy" if util is not None else ""),
                   f"test        {h.get('name', '?')} = {h.get('value', float('nan')):.4g}"
                   + (" (lower is better)" if h.get("lower_is_better") else " (higher is better)" if h else "")
-                  + (f"; {ref['name']} {ref['value']:.4g}" + (f" ({ref['description']})" if ref.get("description") else "")
-                     if (ref := h.get("reference")) else ""),
+                  + (f"; {ref[0]} {ref[1]:.4g}" + (f" ({ref[2]})" if ref[2] else "")
+                     if (ref := headline_reference(metrics)) else ""),
                   f"next        nairrcore report validate {run_dir}",
                   f"            nairrcore report compare {run_dir.parent.parent.parent} --baseline "
                   f"{run_dir.parent.parent.name}"]

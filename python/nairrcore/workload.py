@@ -6,8 +6,8 @@ workload (yours) plugs in with ``register()`` without touching the package.
 
 A run's ``test_metrics.json`` carries the headline (name, value, direction,
 and optionally a ``reference``: a trivial predictor's value on the same rows,
-such as forecasting's persistence, with its name and description), so reports read it from the run folder,
-whatever workload wrote it.
+such as forecasting's persistence, with its name and description), so reports
+read it from the run folder, whatever workload wrote it.
 """
 
 from __future__ import annotations
@@ -163,9 +163,10 @@ def headline(metrics: dict) -> tuple[str, float, bool] | None:
     return None
 
 
-def headline_reference(metrics: dict) -> tuple[str, float] | None:
-    """(name, value) of the trivial predictor a run's headline was set against, if recorded."""
+def headline_reference(metrics: dict) -> tuple[str, float, str] | None:
+    """(name, value, description or "") of the trivial predictor a run's
+    headline was set against, if recorded."""
     ref = (metrics.get("headline") or {}).get("reference")
     if isinstance(ref, dict) and isinstance(ref.get("name"), str) and isinstance(ref.get("value"), (int, float)):
-        return ref["name"], float(ref["value"])
+        return ref["name"], float(ref["value"]), str(ref.get("description") or "")
     return None
