@@ -89,7 +89,7 @@ void BatchLoader::stop() {
   for (auto& t : workers_) t.join();
   workers_.clear();
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& [b, r] : ready_) free_slots_.push_back(std::move(r.slot));
+  for (auto& [b, r] : ready_) release_slot(std::move(r.slot));
   ready_.clear();
   stopping_ = false;
   running_ = false;
@@ -97,19 +97,31 @@ void BatchLoader::stop() {
 }
 
 BatchLoader::Slot BatchLoader::take_slot() {
-  // Oldest slot first; skip buffers a caller still holds a view of.
-  while (!free_slots_.empty()) {
-    Slot s = std::move(free_slots_.front());
-    free_slots_.erase(free_slots_.begin());
-    if (s.hx.storage().use_count() == 1 && s.hy.storage().use_count() == 1) return s;
+  // The oldest buffer no caller holds a view of; a held one (the batch the
+  // consumer is still working on) stays in the pool until it is let go.
+  for (auto it = free_slots_.begin(); it != free_slots_.end(); ++it) {
+    if (it->hx.storage().use_count() == 1 && it->hy.storage().use_count() == 1) {
+      Slot s = std::move(*it);
+      free_slots_.erase(it);
+      return s;
+    }
   }
   return Slot{};
+}
+
+void BatchLoader::release_slot(Slot slot) {
+  free_slots_.push_back(std::move(slot));
+  // A caller keeping many batches (list(loader)) owns their memory; the pool
+  // forgets the oldest instead of growing with them.
+  const size_t limit = static_cast<size_t>(opt_.prefetch + opt_.workers) + 2;
+  if (free_slots_.size() > limit) free_slots_.erase(free_slots_.begin());
 }
 
 void BatchLoader::produce(int64_t b, Slot& slot, Batch& batch) {
   const int64_t rows = batch_rows(b);
   if (!slot.hx.defined()) {
     alloc_host(slot.hx, slot.hy);
+    ++host_allocations_;
   } else if (copier_) {
     copier_->wait_host_free(slot.ticket);
   }
@@ -182,7 +194,7 @@ bool BatchLoader::next(Batch& out, const std::function<void()>& poll) {
   {
     std::unique_lock<std::mutex> lock(mutex_);
     if (has_in_use_) {
-      free_slots_.push_back(std::move(in_use_));
+      release_slot(std::move(in_use_));
       has_in_use_ = false;
     }
     while (true) {

@@ -7,6 +7,7 @@
 //    asynchronously to the device and keep `prefetch` batches ready.
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -52,6 +53,9 @@ class BatchLoader {
   int64_t num_batches() const;
   int64_t num_samples() const;  // samples this rank visits per epoch (incl. padding)
   bool resident() const { return resident_; }
+  // Streamed mode: host batch buffers allocated so far. The pool reuses them,
+  // so this stays near prefetch + workers + 2 however many epochs run.
+  int64_t host_allocations() const { return host_allocations_.load(); }
   c10::Device device() const { return device_; }
   const LoaderOptions& options() const { return opt_; }
 
@@ -100,6 +104,7 @@ class BatchLoader {
 
   void worker_loop();
   Slot take_slot();
+  void release_slot(Slot slot);
   void produce(int64_t b, Slot& slot, Batch& batch);
 
   int64_t rows_;
@@ -117,7 +122,8 @@ class BatchLoader {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::map<int64_t, Ready> ready_;
-  std::vector<Slot> free_slots_;
+  std::vector<Slot> free_slots_;  // oldest first; some may still be held by a caller
+  std::atomic<int64_t> host_allocations_{0};
   Slot in_use_;
   bool has_in_use_ = false;
   int64_t next_to_produce_ = 0;

@@ -33,6 +33,13 @@ class _Loader:
     def resident(self) -> bool:
         return self._impl.resident
 
+    @property
+    def host_allocations(self) -> int:
+        """Host batch buffers the worker threads have allocated so far; they
+        are pooled, so this stays near ``prefetch + workers + 2`` over any
+        number of epochs (0 in resident mode)."""
+        return self._impl.host_allocations
+
     def set_epoch(self, epoch: int) -> None:
         self._impl.set_epoch(epoch)
 

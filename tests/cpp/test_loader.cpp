@@ -84,6 +84,22 @@ TEST_CASE("a batch held by the caller is not overwritten", "[loader]") {
   CHECK(at::equal(first.x, copy));
 }
 
+TEST_CASE("the streamed loader reuses its host buffers while the caller holds the last batch",
+          "[loader]") {
+  auto [x, y] = labelled_rows(2000);
+  LoaderOptions o;
+  o.batch_size = 10;
+  o.workers = 2;
+  o.prefetch = 3;
+  TabularLoader loader(x, y, c10::Device("cpu"), o);
+  for (int64_t epoch = 0; epoch < 5; ++epoch) {
+    loader.set_epoch(epoch);
+    CHECK(collect(loader) == epoch_order(2000, true, o.seed, epoch, {}));  // b is held across next()
+  }
+  // 1000 batches from the prefetched ones, the one handed out and the one still held
+  CHECK(loader.host_allocations() <= o.prefetch + 2);
+}
+
 namespace {
 // A loader whose worker threads fail on batch 2, as a reader error would.
 class FailingLoader final : public BatchLoader {

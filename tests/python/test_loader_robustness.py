@@ -49,9 +49,26 @@ def test_memory_is_bounded_by_the_prefetch_depth():
     for e in range(3):  # the buffer pool fills up
         base = epoch(e)
     peak = max(epoch(e) for e in range(3, 9))
+    # nine epochs are 225 batches; the pool reuses its buffers: the prefetched
+    # ones, the one handed out and the one the consumer still holds
+    assert loader.host_allocations <= prefetch + 2, loader.host_allocations
     batch_bytes = batch * (37 + 3) * 4
-    # six more epochs are 150 batches; the pool holds at most prefetch + workers + 2 of them
     assert peak - base < (prefetch + workers + 2) * batch_bytes, (peak - base) / batch_bytes
+
+
+def test_batches_kept_by_the_caller_stay_valid_and_are_not_reused():
+    x = torch.arange(50_000 * 37, dtype=torch.float32).reshape(50_000, 37)
+    y = torch.arange(50_000 * 3, dtype=torch.float32).reshape(50_000, 3)
+    loader = nairrcore.TabularLoader(x, y, batch_size=1000, workers=2, prefetch=2, shuffle=False)
+    kept = list(loader)  # every batch held at once: none may be overwritten
+    assert torch.equal(torch.cat([b[0] for b in kept]), x)
+    assert torch.equal(torch.cat([b[1] for b in kept]), y)
+    assert loader.host_allocations == len(kept)
+    del kept
+    allocated = loader.host_allocations
+    for _ in loader:  # the pool's buffers are free again and reused
+        pass
+    assert loader.host_allocations == allocated
 
 
 # The child installs Python's own Ctrl-C handler: started from a background job
