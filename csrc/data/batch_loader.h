@@ -53,8 +53,9 @@ class BatchLoader {
   int64_t num_batches() const;
   int64_t num_samples() const;  // samples this rank visits per epoch (incl. padding)
   bool resident() const { return resident_; }
-  // Streamed mode: host batch buffers allocated so far. The pool reuses them,
-  // so this stays near prefetch + workers + 2 however many epochs run.
+  // Streamed mode: host batch buffers allocated so far. The pool reuses them:
+  // at most prefetch + 2 over any number of epochs (the batches made ahead, the one
+  // handed out, the one the consumer still holds), unless the caller keeps more.
   int64_t host_allocations() const { return host_allocations_.load(); }
   c10::Device device() const { return device_; }
   const LoaderOptions& options() const { return opt_; }

@@ -35,9 +35,9 @@ class _Loader:
 
     @property
     def host_allocations(self) -> int:
-        """Host batch buffers the worker threads have allocated so far; they
-        are pooled, so this stays near ``prefetch + workers + 2`` over any
-        number of epochs (0 in resident mode)."""
+        """Host batch buffers the worker threads have allocated so far (0 in
+        resident mode). They are pooled: at most ``prefetch + 2`` over any number of
+        epochs, unless the caller keeps batches beyond the current one."""
         return self._impl.host_allocations
 
     def set_epoch(self, epoch: int) -> None:
