@@ -46,12 +46,13 @@ at::Tensor MlpImpl::fused_forward(const at::Tensor& x) {
   for (size_t i = 0; i < norms_.size(); ++i) {
     const auto& norm = norms_[i];
     auto& linear = linears_[i];
+    const auto z = linear->forward_without_bias(h);  // the block adds the bias and sums its gradient
     if (h.is_cuda()) {
-      h = norm_gelu_dropout_cuda(linear->forward(h), norm->weight, norm->bias, norm->options.eps(),
-                                 dropouts_[i]->p(), is_training());
+      h = norm_gelu_dropout_cuda(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(), is_training(),
+                                 linear->bias);
     } else {
-      h = norm_gelu_dropout(linear->forward_without_bias(h), norm->weight, norm->bias, norm->options.eps(),
-                            dropouts_[i]->p(), is_training(), linear->bias);
+      h = norm_gelu_dropout(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(), is_training(),
+                            linear->bias);
     }
   }
   return linears_.back()->forward(h);

@@ -22,10 +22,12 @@ at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const
 
 // The same block on a GPU (norm_gelu_dropout.cu): float32, bf16 or fp16 rows
 // of up to 1024 columns, statistics in fp32, output in the input's dtype; the
-// dropout key is drawn from torch's CUDA generator in a graph-safe way.
+// bias (float32) is added and its gradient summed there too, and the slope
+// kept for backward is in the rows' dtype; the dropout key is drawn from
+// torch's CUDA generator in a graph-safe way.
 bool norm_gelu_dropout_cuda_available();  // false in a build without CUDA
 bool norm_gelu_dropout_cuda_fits(const at::Tensor& z);
 at::Tensor norm_gelu_dropout_cuda(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
-                                  double p, bool training);
+                                  double p, bool training, const at::Tensor& bias = {});
 
 }  // namespace nairrcore::train

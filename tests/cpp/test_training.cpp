@@ -8,6 +8,7 @@
 #include "train/dropout.h"
 #include "train/cpu_matmul.h"
 #include "train/forecast_trainer.h"
+#include "train/gelu_parts.h"
 #include "train/linear.h"
 #include "train/norm_gelu_dropout.h"
 #include <torch/cuda.h>
@@ -155,6 +156,30 @@ TEST_CASE("inside a block-cache scope, freed large CPU blocks are reused; outsid
     CHECK(cpu_block_cache_free_bytes() == 0);
   }
   set_cpu_block_cache_enabled(true);
+}
+
+TEST_CASE("the GPU block's one-exponential GELU parts match erf and the normal density", "[train]") {
+  // The formula of norm_gelu_dropout.cu (host arithmetic here): Phi(y) and
+  // y * phi(y), whose sum is GELU's slope, over the whole useful range.
+  double worst_cdf = 0, worst_pdf = 0;
+  for (int k = -12 * 512; k <= 12 * 512; ++k) {
+    const float y = static_cast<float>(k) / 512.f;
+    float cdf, y_pdf;
+    gelu_parts(y, cdf, y_pdf);
+    const double yd = y;
+    const double phi = 0.5 * std::erfc(-yd / std::sqrt(2.0));
+    const double y_phi = yd * std::exp(-0.5 * yd * yd) / std::sqrt(2.0 * M_PI);
+    worst_cdf = std::max(worst_cdf, std::abs(cdf - phi));
+    worst_pdf = std::max(worst_pdf, std::abs(y_pdf - y_phi));
+  }
+  INFO("max |Phi error| " << worst_cdf << ", max |y phi error| " << worst_pdf);
+  CHECK(worst_cdf < 3e-7);  // A&S bound 1.5e-7 on erf, plus fp32 arithmetic
+  CHECK(worst_pdf < 1e-7);
+  float cdf, y_pdf;
+  gelu_parts(std::nanf(""), cdf, y_pdf);
+  CHECK((std::isnan(cdf) && std::isnan(y_pdf)));
+  gelu_parts(-1e30f, cdf, y_pdf);
+  CHECK((cdf == 0.f && y_pdf == 0.f));
 }
 
 TEST_CASE("the fused bias-norm-GELU-dropout block matches the linear's bias add, LayerNorm, GELU and dropout",

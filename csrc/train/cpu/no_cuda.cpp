@@ -23,7 +23,8 @@ std::string StepGraph::status() const { return "off: " + impl_->off_reason; }
 
 bool norm_gelu_dropout_cuda_available() { return false; }
 bool norm_gelu_dropout_cuda_fits(const at::Tensor&) { return false; }
-at::Tensor norm_gelu_dropout_cuda(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, double, bool) {
+at::Tensor norm_gelu_dropout_cuda(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, double, bool,
+                                  const at::Tensor&) {
   throw ConfigError("this nairrcore build has no CUDA kernels; rebuild with a CUDA toolkit");
 }
 

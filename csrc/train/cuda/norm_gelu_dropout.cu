@@ -1,38 +1,89 @@
-// LayerNorm -> GELU (erf) -> dropout of the forecasting MLP's blocks on the
-// GPU: one warp per row keeps the row in registers, so forward reads the
-// block input once and writes the output once (unfused under autocast:
-// LayerNorm in fp32, GELU and dropout each a further read and write of an
-// fp32 copy). Backward recomputes the normalised values, the GELU input and
-// the dropout mask from the saved input, the per-row statistics and the
-// dropout key, and sums the parameter gradients per block in a fixed order,
-// then over blocks in a second launch: the same inputs give the same bits.
-// The dropout key comes from torch's CUDA generator as a graph-safe
-// PhiloxCudaState, read on the device, so a replayed CUDA graph draws a new
-// mask every step; forward stores it for backward.
+// (bias ->) LayerNorm -> GELU (erf) -> dropout of the forecasting MLP's blocks
+// on the GPU. One warp per row keeps the row in registers, loaded and stored
+// 16 bytes per lane where the width and the pointers allow: forward reads the
+// block input once and writes the output once (and, when a backward follows,
+// the GELU's slope times the dropout scale); backward reads the input, the
+// output gradient and that slope and writes the input gradient, a few
+// multiply-adds per element. Backward recomputing erf, exp and the mask hash
+// instead made it bound by arithmetic (about 140 instructions per element).
+// The preceding linear's bias is added as rows are read and its gradient
+// summed with gamma's and beta's, which spares that linear its bias passes.
+// Parameter gradients are summed per block in a fixed order, then over blocks
+// in a second launch: the same inputs give the same bits. The dropout key
+// comes from torch's CUDA generator as a graph-safe PhiloxCudaState, read on
+// the device, so a replayed CUDA graph draws a new mask every step.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 #include <ATen/cuda/PhiloxCudaState.h>
 
 #include "train/cuda/norm_gelu_dropout_launch.h"
+#include "train/gelu_parts.h"
 
 namespace nairrcore::train::cuda {
 
 namespace {
 constexpr int kWarps = 4;        // warps (rows in flight) per block
-constexpr int kRowsPerWarp = 4;  // backward: rows each warp walks
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+constexpr int kRowsPerWarp = 8;  // backward: rows each warp walks (8192 rows: 256 blocks, one wave on an H100)
+constexpr int kReduceWarps = 8;  // reduce_partials_kernel: warps per 32 columns
 
-__device__ __forceinline__ float load(const float* p) { return *p; }
-__device__ __forceinline__ float load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
-__device__ __forceinline__ float load(const __half* p) { return __half2float(*p); }
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-__device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+template <typename T>
+__device__ __forceinline__ T from_float(float v) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(v);
+  else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
+  else return v;
+}
+
+// V values of T as one access (16 bytes when V > 1).
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T val[V];
+};
+
+template <int V, typename T>
+__device__ __forceinline__ void load_pack(const T* p, float (&v)[V]) {
+  const Pack<T, V> pk = *reinterpret_cast<const Pack<T, V>*>(p);
+#pragma unroll
+  for (int i = 0; i < V; ++i) v[i] = to_float(pk.val[i]);
+}
+
+template <int V, typename T>
+__device__ __forceinline__ void store_pack(T* p, const float (&v)[V]) {
+  Pack<T, V> pk;
+#pragma unroll
+  for (int i = 0; i < V; ++i) pk.val[i] = from_float<T>(v[i]);
+  *reinterpret_cast<Pack<T, V>*>(p) = pk;
+}
+
+// V float parameters (gamma, beta, bias), four at a time when V allows.
+template <int V>
+__device__ __forceinline__ void load_params(const float* p, float (&v)[V]) {
+  if constexpr (V % 4 == 0) {
+#pragma unroll
+    for (int q = 0; q < V; q += 4) {
+      const float4 f = *reinterpret_cast<const float4*>(p + q);
+      v[q] = f.x, v[q + 1] = f.y, v[q + 2] = f.z, v[q + 3] = f.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] = p[i];
+  }
+}
+
+// The first column of a lane's chunk c (its V columns follow): lanes take
+// consecutive packs, so a warp's access to a chunk is contiguous.
+template <int V>
+__device__ __forceinline__ int chunk_column(int c, int lane) {
+  return (c * 32 + lane) * V;
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -56,10 +107,6 @@ struct Mask {
   }
 };
 
-__device__ __forceinline__ Mask make_mask(uint64_t key, uint32_t threshold, float keep) {
-  return {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), threshold, keep};
-}
-
 // Seed and offset as at::cuda::philox::unpack reads them: through the
 // generator's device pointers when the state was taken under graph capture.
 __device__ __forceinline__ uint64_t key_from(const at::PhiloxCudaState& rng) {
@@ -69,49 +116,64 @@ __device__ __forceinline__ uint64_t key_from(const at::PhiloxCudaState& rng) {
   return seed ^ (offset * 0x9E3779B97F4A7C15ull);
 }
 
-template <typename T, int kCols>
+// One row per warp; C chunks of V columns per lane.
+template <typename T, int V, int C>
 __global__ void __launch_bounds__(kWarps * 32)
-forward_kernel(const T* __restrict__ z, const float* __restrict__ gamma, const float* __restrict__ beta,
-               T* __restrict__ out, float* __restrict__ mean_out, float* __restrict__ rstd_out, int64_t rows,
-               int width, float eps, bool drop, uint32_t threshold, float keep, at::PhiloxCudaState rng,
-               int64_t* __restrict__ key_out) {
+forward_kernel(const T* __restrict__ z, const float* __restrict__ bias, const float* __restrict__ gamma,
+               const float* __restrict__ beta, T* __restrict__ out, T* __restrict__ slope,
+               float* __restrict__ mean_out, float* __restrict__ rstd_out, int64_t rows, int width, float eps,
+               bool drop, uint32_t threshold, float keep, at::PhiloxCudaState rng) {
   const int lane = threadIdx.x & 31;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (row >= rows) return;
   Mask mask{};
   if (drop) {
     const uint64_t key = key_from(rng);
-    if (blockIdx.x == 0 && threadIdx.x == 0) *key_out = static_cast<int64_t>(key);
-    mask = make_mask(key, threshold, keep);
+    mask = {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), threshold, keep};
   }
-  if (row >= rows) return;
   const T* zr = z + row * width;
-  float v[kCols];
+  float v[C][V];
   float sum = 0.f;
 #pragma unroll
-  for (int k = 0; k < kCols; ++k) {
-    const int j = lane + 32 * k;
-    v[k] = j < width ? load(zr + j) : 0.f;
-    sum += v[k];
+  for (int c = 0; c < C; ++c) {
+    const int j = chunk_column<V>(c, lane);
+    if (j < width) {
+      float b[V];
+      load_pack<V>(zr + j, v[c]);
+      load_params<V>(bias + j, b);
+#pragma unroll
+      for (int i = 0; i < V; ++i) sum += (v[c][i] += b[i]);
+    }
   }
   const float mean = warp_sum(sum) / width;
   float sq = 0.f;
 #pragma unroll
-  for (int k = 0; k < kCols; ++k) {
-    const int j = lane + 32 * k;
-    const float c = j < width ? v[k] - mean : 0.f;
-    sq += c * c;
+  for (int c = 0; c < C; ++c) {
+    if (chunk_column<V>(c, lane) < width) {
+#pragma unroll
+      for (int i = 0; i < V; ++i) sq += (v[c][i] - mean) * (v[c][i] - mean);
+    }
   }
   const float rstd = rsqrtf(warp_sum(sq) / width + eps);
-  T* o = out + row * width;
   const uint32_t first = static_cast<uint32_t>(row * width);
 #pragma unroll
-  for (int k = 0; k < kCols; ++k) {
-    const int j = lane + 32 * k;
+  for (int c = 0; c < C; ++c) {
+    const int j = chunk_column<V>(c, lane);
     if (j < width) {
-      const float y = (v[k] - mean) * rstd * gamma[j] + beta[j];
-      float g = 0.5f * y * (1.f + erff(y * kInvSqrt2));
-      if (drop) g *= mask.scale(first + j);
-      store(o + j, g);
+      float g[V], b[V], o[V], s[V];
+      load_params<V>(gamma + j, g);
+      load_params<V>(beta + j, b);
+#pragma unroll
+      for (int i = 0; i < V; ++i) {
+        const float y = (v[c][i] - mean) * rstd * g[i] + b[i];
+        float cdf, y_pdf;
+        gelu_parts(y, cdf, y_pdf);
+        const float k = drop ? mask.scale(first + static_cast<uint32_t>(j + i)) : 1.f;
+        o[i] = y * cdf * k;
+        s[i] = (cdf + y_pdf) * k;
+      }
+      store_pack<V>(out + row * width + j, o);
+      if (slope) store_pack<V>(slope + row * width + j, s);
     }
   }
   if (lane == 0) {
@@ -120,58 +182,76 @@ forward_kernel(const T* __restrict__ z, const float* __restrict__ gamma, const f
   }
 }
 
-// dz of kWarps * kRowsPerWarp rows per block, and the block's sums of
-// dgamma and dbeta in partial[block][2][width] (warps added in order).
-template <typename T, int kCols>
+// dz of kWarps * kRowsPerWarp rows per block, and the block's sums of dgamma,
+// dbeta and dbias in partial[block][3][width] (warps added in order).
+template <typename T, int V, int C>
 __global__ void __launch_bounds__(kWarps * 32)
-backward_kernel(const T* __restrict__ z, const T* __restrict__ dout, const float* __restrict__ gamma,
-                const float* __restrict__ beta, const float* __restrict__ mean, const float* __restrict__ rstd,
-                T* __restrict__ dz, float* __restrict__ partial, int64_t rows, int width, bool drop,
-                uint32_t threshold, float keep, const int64_t* __restrict__ key) {
+backward_kernel(const T* __restrict__ z, const T* __restrict__ dout, const T* __restrict__ slope,
+                const float* __restrict__ bias, const float* __restrict__ gamma, const float* __restrict__ mean,
+                const float* __restrict__ rstd, T* __restrict__ dz, float* __restrict__ partial, int64_t rows,
+                int width) {
   extern __shared__ float shared[];  // [kWarps][width]
   const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
-  const Mask mask = drop ? make_mask(static_cast<uint64_t>(*key), threshold, keep) : Mask{};
-  float dg[kCols], db[kCols];
+  float dg[C][V], db[C][V], dbias[C][V];
 #pragma unroll
-  for (int k = 0; k < kCols; ++k) dg[k] = db[k] = 0.f;
+  for (int c = 0; c < C; ++c)
+#pragma unroll
+    for (int i = 0; i < V; ++i) dg[c][i] = db[c][i] = dbias[c][i] = 0.f;
   const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * kRowsPerWarp;
   for (int64_t r = row0; r < row0 + kRowsPerWarp && r < rows; ++r) {
     const float m = mean[r], s = rstd[r];
-    const uint32_t first = static_cast<uint32_t>(r * width);
-    float xhat[kCols], dyg[kCols];
+    const int64_t base = r * width;
+    float xhat[C][V], dyg[C][V];
     float sum_d = 0.f, sum_dx = 0.f;
 #pragma unroll
-    for (int k = 0; k < kCols; ++k) {
-      const int j = lane + 32 * k;
-      xhat[k] = dyg[k] = 0.f;
+    for (int c = 0; c < C; ++c) {
+      const int j = chunk_column<V>(c, lane);
+#pragma unroll
+      for (int i = 0; i < V; ++i) xhat[c][i] = dyg[c][i] = 0.f;
       if (j < width) {
-        xhat[k] = (load(z + r * width + j) - m) * s;
-        const float y = xhat[k] * gamma[j] + beta[j];
-        float go = load(dout + r * width + j);
-        if (drop) go *= mask.scale(first + j);
-        const float cdf = 0.5f * (1.f + erff(y * kInvSqrt2));
-        const float pdf = kInvSqrt2Pi * __expf(-0.5f * y * y);
-        const float dy = go * (cdf + y * pdf);
-        dg[k] += dy * xhat[k];
-        db[k] += dy;
-        dyg[k] = dy * gamma[j];
-        sum_d += dyg[k];
-        sum_dx += dyg[k] * xhat[k];
+        float zv[V], go[V], sl[V], b[V], g[V];
+        load_pack<V>(z + base + j, zv);
+        load_pack<V>(dout + base + j, go);
+        load_pack<V>(slope + base + j, sl);
+        load_params<V>(bias + j, b);
+        load_params<V>(gamma + j, g);
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          xhat[c][i] = (zv[i] + b[i] - m) * s;
+          const float dy = go[i] * sl[i];
+          dg[c][i] += dy * xhat[c][i];
+          db[c][i] += dy;
+          dyg[c][i] = dy * g[i];
+          sum_d += dyg[c][i];
+          sum_dx += dyg[c][i] * xhat[c][i];
+        }
       }
     }
     const float mean_d = warp_sum(sum_d) / width, mean_dx = warp_sum(sum_dx) / width;
 #pragma unroll
-    for (int k = 0; k < kCols; ++k) {
-      const int j = lane + 32 * k;
-      if (j < width) store(dz + r * width + j, s * (dyg[k] - mean_d - xhat[k] * mean_dx));
+    for (int c = 0; c < C; ++c) {
+      const int j = chunk_column<V>(c, lane);
+      if (j < width) {
+        float d[V];
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          d[i] = s * (dyg[c][i] - mean_d - xhat[c][i] * mean_dx);
+          dbias[c][i] += d[i];
+        }
+        store_pack<V>(dz + base + j, d);
+      }
     }
   }
-  float* block_partial = partial + static_cast<int64_t>(blockIdx.x) * 2 * width;
-  for (int which = 0; which < 2; ++which) {
+  float* block_partial = partial + static_cast<int64_t>(blockIdx.x) * 3 * width;
+  for (int which = 0; which < 3; ++which) {
 #pragma unroll
-    for (int k = 0; k < kCols; ++k) {
-      const int j = lane + 32 * k;
-      if (j < width) shared[warp * width + j] = which == 0 ? dg[k] : db[k];
+    for (int c = 0; c < C; ++c) {
+      const int j = chunk_column<V>(c, lane);
+      if (j < width) {
+#pragma unroll
+        for (int i = 0; i < V; ++i)
+          shared[warp * width + j + i] = which == 0 ? dg[c][i] : which == 1 ? db[c][i] : dbias[c][i];
+      }
     }
     __syncthreads();
     for (int j = threadIdx.x; j < width; j += blockDim.x) {
@@ -183,62 +263,93 @@ backward_kernel(const T* __restrict__ z, const T* __restrict__ dout, const float
   }
 }
 
-// dgamma[j], dbeta[j] = sums over blocks of partial[block][0 or 1][j], in block order.
-__global__ void reduce_partials_kernel(const float* __restrict__ partial, int blocks, int width,
-                                       float* __restrict__ dgamma, float* __restrict__ dbeta) {
-  const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= 2 * width) return;
-  const int which = t / width, j = t - which * width;
+// dgamma, dbeta, dbias[j] = sums over blocks of partial[block][0, 1 or 2][j]:
+// 32 columns per thread block, each of its warps summing every
+// kReduceWarps-th block, then the warps' sums added in warp order.
+__global__ void __launch_bounds__(kReduceWarps * 32)
+reduce_partials_kernel(const float* __restrict__ partial, int blocks, int width, float* __restrict__ dgamma,
+                       float* __restrict__ dbeta, float* __restrict__ dbias) {
+  __shared__ float sums[kReduceWarps][33];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+  const int col = blockIdx.x * 32 + lane;  // in [0, 3 * width)
+  const int cols = 3 * width;
   float acc = 0.f;
-  for (int b = 0; b < blocks; ++b) acc += partial[(static_cast<int64_t>(b) * 2 + which) * width + j];
-  (which == 0 ? dgamma : dbeta)[j] = acc;
+  if (col < cols)
+    for (int b = warp; b < blocks; b += kReduceWarps) acc += partial[static_cast<int64_t>(b) * cols + col];
+  sums[warp][lane] = acc;
+  __syncthreads();
+  if (warp == 0 && col < cols) {
+    float total = 0.f;
+    for (int w = 0; w < kReduceWarps; ++w) total += sums[w][lane];
+    const int which = col / width, j = col - which * width;
+    (which == 0 ? dgamma : which == 1 ? dbeta : dbias)[j] = total;
+  }
+}
+
+// Calls launch(std::integral_constant<int, C>) with the fewest chunks of V
+// columns per lane (a power of two) that cover `width` (at most 32 * 32).
+template <int V, int C = 1, typename Launch>
+void with_chunks(int width, const Launch& launch) {
+  if constexpr (C * V >= 32) {
+    launch(std::integral_constant<int, C>{});
+  } else {
+    if (width <= 32 * V * C) launch(std::integral_constant<int, C>{});
+    else with_chunks<V, 2 * C>(width, launch);
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// 16-byte packs when every row and parameter pointer allows them, else one value per access.
+template <typename T>
+bool packs_fit(int width, std::initializer_list<const void*> pointers) {
+  constexpr int kPack = 16 / sizeof(T);
+  if (width % kPack != 0) return false;
+  for (const void* p : pointers)
+    if (!aligned16(p)) return false;
+  return true;
 }
 
 template <typename T>
 cudaError_t forward_typed(const NgdForward& a, cudaStream_t stream) {
+  constexpr int kPack = 16 / sizeof(T);
   const auto blocks = static_cast<unsigned>((a.rows + kWarps - 1) / kWarps);
   const T* z = static_cast<const T*>(a.z);
   T* out = static_cast<T*>(a.out);
-#define NAIRR_NGD_FORWARD(C)                                                                          \
-  forward_kernel<T, C><<<blocks, kWarps * 32, 0, stream>>>(z, a.gamma, a.beta, out, a.mean, a.rstd,   \
-                                                           a.rows, a.width, a.eps, a.drop,            \
-                                                           a.threshold, a.keep, a.rng, a.key)
-  const int cols = (a.width + 31) / 32;
-  if (cols <= 1) NAIRR_NGD_FORWARD(1);
-  else if (cols <= 2) NAIRR_NGD_FORWARD(2);
-  else if (cols <= 4) NAIRR_NGD_FORWARD(4);
-  else if (cols <= 8) NAIRR_NGD_FORWARD(8);
-  else if (cols <= 16) NAIRR_NGD_FORWARD(16);
-  else NAIRR_NGD_FORWARD(32);
-#undef NAIRR_NGD_FORWARD
+  T* slope = static_cast<T*>(a.slope);
+  auto launch = [&](auto v, auto c) {
+    forward_kernel<T, decltype(v)::value, decltype(c)::value><<<blocks, kWarps * 32, 0, stream>>>(
+        z, a.bias, a.gamma, a.beta, out, slope, a.mean, a.rstd, a.rows, a.width, a.eps, a.drop, a.threshold,
+        a.keep, a.rng);
+  };
+  if (packs_fit<T>(a.width, {z, out, slope, a.bias, a.gamma, a.beta}))
+    with_chunks<kPack>(a.width, [&](auto c) { launch(std::integral_constant<int, kPack>{}, c); });
+  else
+    with_chunks<1>(a.width, [&](auto c) { launch(std::integral_constant<int, 1>{}, c); });
   return cudaGetLastError();
 }
 
 template <typename T>
 cudaError_t backward_typed(const NgdBackward& a, cudaStream_t stream) {
+  constexpr int kPack = 16 / sizeof(T);
   const auto blocks = static_cast<unsigned>(backward_blocks(a.rows));
   const size_t shared = sizeof(float) * kWarps * a.width;
   const T* z = static_cast<const T*>(a.z);
   const T* dout = static_cast<const T*>(a.dout);
+  const T* slope = static_cast<const T*>(a.slope);
   T* dz = static_cast<T*>(a.dz);
-#define NAIRR_NGD_BACKWARD(C)                                                                         \
-  backward_kernel<T, C><<<blocks, kWarps * 32, shared, stream>>>(z, dout, a.gamma, a.beta, a.mean,    \
-                                                                 a.rstd, dz, a.partial, a.rows,       \
-                                                                 a.width, a.drop, a.threshold,        \
-                                                                 a.keep, a.key)
-  const int cols = (a.width + 31) / 32;
-  if (cols <= 1) NAIRR_NGD_BACKWARD(1);
-  else if (cols <= 2) NAIRR_NGD_BACKWARD(2);
-  else if (cols <= 4) NAIRR_NGD_BACKWARD(4);
-  else if (cols <= 8) NAIRR_NGD_BACKWARD(8);
-  else if (cols <= 16) NAIRR_NGD_BACKWARD(16);
-  else NAIRR_NGD_BACKWARD(32);
-#undef NAIRR_NGD_BACKWARD
+  auto launch = [&](auto v, auto c) {
+    backward_kernel<T, decltype(v)::value, decltype(c)::value><<<blocks, kWarps * 32, shared, stream>>>(
+        z, dout, slope, a.bias, a.gamma, a.mean, a.rstd, dz, a.partial, a.rows, a.width);
+  };
+  if (packs_fit<T>(a.width, {z, dout, slope, dz, a.bias, a.gamma}))
+    with_chunks<kPack>(a.width, [&](auto c) { launch(std::integral_constant<int, kPack>{}, c); });
+  else
+    with_chunks<1>(a.width, [&](auto c) { launch(std::integral_constant<int, 1>{}, c); });
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
-  const int threads = 256;
-  reduce_partials_kernel<<<(2 * a.width + threads - 1) / threads, threads, 0, stream>>>(
-      a.partial, static_cast<int>(blocks), a.width, a.dgamma, a.dbeta);
+  reduce_partials_kernel<<<(3 * a.width + 31) / 32, kReduceWarps * 32, 0, stream>>>(
+      a.partial, static_cast<int>(blocks), a.width, a.dgamma, a.dbeta, a.dbias);
   return cudaGetLastError();
 }
 }  // namespace

@@ -1,6 +1,7 @@
 // The GPU norm-GELU-dropout block as an autograd function (kernels in
 // norm_gelu_dropout.cu). Compiled with CUDA only.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/autograd.h>
@@ -20,20 +21,23 @@ namespace {
 constexpr int64_t kMaxWidth = 1024;  // a row per warp, 32 values per lane in registers
 
 struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& z, const at::Tensor& gamma,
-                            const at::Tensor& beta, double eps, double p) {
+  // bias: defined, float32 [width] (zeros when the caller has none); slope: whether a backward will follow.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& z, const at::Tensor& bias,
+                            const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, bool slope) {
     const int64_t rows = z.size(0), width = z.size(1);
     auto stats = z.options().dtype(at::kFloat);
     auto out = at::empty_like(z);
+    auto gelu_slope = slope ? at::empty_like(z) : at::Tensor();
     auto mean = at::empty({rows}, stats);
     auto rstd = at::empty({rows}, stats);
-    auto key = at::zeros({1}, z.options().dtype(at::kLong));
     cuda::NgdForward a{};
     a.type = cuda::row_type(z.scalar_type());
     a.z = z.const_data_ptr();
+    a.bias = bias.const_data_ptr<float>();
     a.gamma = gamma.const_data_ptr<float>();
     a.beta = beta.const_data_ptr<float>();
     a.out = out.data_ptr();
+    a.slope = slope ? gelu_slope.data_ptr() : nullptr;
     a.mean = mean.data_ptr<float>();
     a.rstd = rstd.data_ptr<float>();
     a.rows = rows;
@@ -42,7 +46,6 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
     a.drop = p > 0;
     a.threshold = dropout_threshold(p);
     a.keep = static_cast<float>(1.0 / (1.0 - p));
-    a.key = key.data_ptr<int64_t>();
     if (a.drop) {
       auto gen = at::cuda::detail::getDefaultCUDAGenerator(z.device().index());
       std::lock_guard<std::mutex> lock(gen.mutex());
@@ -51,43 +54,40 @@ struct NormGeluDropoutCuda : torch::autograd::Function<NormGeluDropoutCuda> {
       a.rng = gen.get<at::CUDAGeneratorImpl>()->philox_cuda_state(4);
     }
     cuda::check_launch(cuda::launch_ngd_forward(a, cuda::stream_of(z)), "norm_gelu_dropout forward");
-    ctx->save_for_backward({z, gamma, beta, mean, rstd, key});
-    ctx->saved_data["p"] = p;
+    if (slope) ctx->save_for_backward({z, bias, gamma, mean, rstd, gelu_slope});
     return out;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &z = saved[0], &gamma = saved[1], &beta = saved[2], &mean = saved[3], &rstd = saved[4],
-               &key = saved[5];
-    const double p = ctx->saved_data["p"].toDouble();
+    TORCH_CHECK(saved.size() == 6, "norm_gelu_dropout_cuda: backward through a forward that kept no slope");
+    const auto &z = saved[0], &bias = saved[1], &gamma = saved[2], &mean = saved[3], &rstd = saved[4],
+               &slope = saved[5];
     const int64_t rows = z.size(0), width = z.size(1);
     const auto dout = grads[0].to(z.scalar_type()).contiguous();
     auto dz = at::empty_like(z);
-    auto dgamma = at::zeros({width}, gamma.options());
-    auto dbeta = at::zeros({width}, beta.options());
-    auto partial = at::empty({cuda::backward_blocks(rows), 2, width}, gamma.options());
+    auto sums = at::empty({3, width}, gamma.options());  // dgamma, dbeta, dbias: every value written
+    auto partial = at::empty({cuda::backward_blocks(rows), 3, width}, gamma.options());
     cuda::NgdBackward a{};
     a.type = cuda::row_type(z.scalar_type());
     a.z = z.const_data_ptr();
     a.dout = dout.const_data_ptr();
+    a.slope = slope.const_data_ptr();
+    a.bias = bias.const_data_ptr<float>();
     a.gamma = gamma.const_data_ptr<float>();
-    a.beta = beta.const_data_ptr<float>();
     a.mean = mean.const_data_ptr<float>();
     a.rstd = rstd.const_data_ptr<float>();
     a.dz = dz.data_ptr();
     a.partial = partial.data_ptr<float>();
-    a.dgamma = dgamma.data_ptr<float>();
-    a.dbeta = dbeta.data_ptr<float>();
+    a.dgamma = sums.data_ptr<float>();
+    a.dbeta = a.dgamma + width;
+    a.dbias = a.dgamma + 2 * width;
     a.rows = rows;
     a.width = static_cast<int>(width);
-    a.drop = p > 0;
-    a.threshold = dropout_threshold(p);
-    a.keep = static_cast<float>(1.0 / (1.0 - p));
-    a.key = key.const_data_ptr<int64_t>();
     cuda::check_launch(cuda::launch_ngd_backward(a, cuda::stream_of(z)), "norm_gelu_dropout backward");
-    return {dz, dgamma, dbeta, at::Tensor(), at::Tensor()};
+    const auto dbias = ctx->needs_input_grad(1) ? sums[2] : at::Tensor();
+    return {dz, dbias, sums[0], sums[1], at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 }  // namespace
@@ -101,18 +101,22 @@ bool norm_gelu_dropout_cuda_fits(const at::Tensor& z) {
 }
 
 at::Tensor norm_gelu_dropout_cuda(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
-                                  double p, bool training) {
+                                  double p, bool training, const at::Tensor& bias) {
   NAIRR_CHECK_ARG(norm_gelu_dropout_cuda_fits(z),
                   "norm_gelu_dropout_cuda: expected float32/bf16/fp16 CUDA rows [n, w <= 1024], got " +
                       c10::str(z.sizes()) + " " + std::string(c10::toString(z.scalar_type())) + " on " +
                       z.device().str());
-  NAIRR_CHECK_ARG(gamma.scalar_type() == at::kFloat && beta.scalar_type() == at::kFloat &&
-                      gamma.numel() == z.size(1) && beta.numel() == z.size(1) && gamma.device() == z.device() &&
-                      beta.device() == z.device(),
-                  "norm_gelu_dropout_cuda: gamma and beta must be float32 with one value per column, on " +
+  const auto is_param = [&](const at::Tensor& t) {
+    return t.scalar_type() == at::kFloat && t.numel() == z.size(1) && t.device() == z.device();
+  };
+  NAIRR_CHECK_ARG(is_param(gamma) && is_param(beta) && (!bias.defined() || is_param(bias)),
+                  "norm_gelu_dropout_cuda: gamma, beta (and bias) must be float32 with one value per column, on " +
                       z.device().str());
-  return NormGeluDropoutCuda::apply(z.contiguous(), gamma.contiguous(), beta.contiguous(), eps,
-                                    training ? p : 0.0);
+  const auto b = bias.defined() ? bias.contiguous() : at::zeros({z.size(1)}, gamma.options());
+  const bool slope = at::GradMode::is_enabled() &&
+                     (z.requires_grad() || b.requires_grad() || gamma.requires_grad() || beta.requires_grad());
+  return NormGeluDropoutCuda::apply(z.contiguous(), b, gamma.contiguous(), beta.contiguous(), eps,
+                                    training ? p : 0.0, slope);
 }
 
 }  // namespace nairrcore::train
