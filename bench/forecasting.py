@@ -48,7 +48,7 @@ import forecasting_oracle  # noqa: E402
 import nairrcore  # noqa: E402
 from nairrcore import forecasting as fc  # noqa: E402
 from nairrcore.evidence.environment import git_state, machine  # noqa: E402
-from nairrcore.evidence.telemetry import Sampler, mean_train_gpu_util  # noqa: E402
+from nairrcore.evidence.telemetry import Sampler, TrainingPhases, mean_train_gpu_util  # noqa: E402
 from nairrcore.forecasting.model import MLP  # noqa: E402
 
 import accuracy  # noqa: E402  (bench/accuracy.py, beside this script)
@@ -131,9 +131,8 @@ def ours(args, device, data=None, **overrides):
     trainer = fc.Trainer(cfg)
     t_all = time.perf_counter()
     sampler = Sampler(interval=0.2).start() if args.telemetry else None
-    if sampler:
-        sampler.phase = "train_epoch_0"
-    fitted = fit_counting_faults(trainer, data, args.batch_size)
+    phases = TrainingPhases(sampler) if sampler else None  # utilisation while training, validation left out
+    fitted = fit_counting_faults(trainer, data, args.batch_size, phases)
     util = mean_train_gpu_util(sampler.stop()) if sampler else None
     mae = trainer.evaluate(data.test)["mae"]
     return {"feature_prep_sec": prep, "loader_samples_per_sec": loader_rate, **fitted,
@@ -203,11 +202,11 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def fit_counting_faults(trainer, data, batch_size: int) -> dict:
+def fit_counting_faults(trainer, data, batch_size: int, phases: TrainingPhases | None = None) -> dict:
     """trainer.fit(data): training samples/s and minor page faults per step
-    (validation included)."""
+    (validation included); ``phases`` marks the sampler's training window."""
     faults = minor_faults()
-    hist = trainer.fit(data)
+    hist = trainer.fit(data, recorder=phases)
     faults = minor_faults() - faults
     steps = sum(math.ceil(h["train_samples"] / batch_size) for h in hist)
     return {"train_samples_per_sec": sum(h["train_samples"] for h in hist) / sum(h["train_sec"] for h in hist),

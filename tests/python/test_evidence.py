@@ -166,6 +166,36 @@ def test_slurm_and_htcondor_scripts_from_profiles():
         render(JobSpec("x.ipynb", "mars"))
 
 
+def test_training_phases_mark_the_loops_training_window_apart_from_validation(small_data):
+    """The benchmarks' utilisation window: the real loop's marks on a sampler,
+    training and validation of each epoch told apart, without a run folder."""
+    from nairrcore import forecasting as fc
+    from nairrcore.evidence.telemetry import TrainingPhases, train_gpu_util_samples
+
+    class Marks:
+        def __init__(self):
+            self.seen = []
+
+        @property
+        def phase(self):
+            return self.seen[-1]
+
+        @phase.setter
+        def phase(self, value):
+            if not self.seen or self.seen[-1] != value:
+                self.seen.append(value)
+
+    marks = Marks()
+    phases = TrainingPhases(marks)
+    trainer = fc.Trainer(fc.ForecastConfig(width=32, depth=1, epochs=2, batch_size=4096, device="cpu"))
+    trainer.fit(small_data, recorder=phases)
+    assert marks.seen == ["train_epoch_0", "validation_epoch_0", "between_epochs",
+                          "train_epoch_1", "validation_epoch_1", "between_epochs"]
+    assert [e["epoch"] for e in phases.epochs] == [0, 1]
+    rows = [{"phase": p, "gpu_util_percent": "0" if p.startswith("validation") else "90"} for p in marks.seen]
+    assert train_gpu_util_samples(rows) == [90.0, 90.0]
+
+
 def test_gpu_utilisation_needs_three_samples_in_the_training_window(tmp_path):
     from nairrcore.evidence.telemetry import mean_train_gpu_util
 

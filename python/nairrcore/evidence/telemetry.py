@@ -48,6 +48,35 @@ class Sampler:
         return rows
 
 
+class TrainingPhases:
+    """A training loop's phase marks (train_epoch_N, validation_epoch_N,
+    between_epochs) on a bare Sampler, so its rows say when the loop trained:
+    pass it to a trainer's ``fit`` as ``recorder`` where utilisation is wanted
+    without a run folder (the benchmarks). It keeps the epochs' statistics and
+    writes nothing."""
+
+    run_dir = None  # no folder: fit takes no checkpoint or profile options from the environment
+
+    def __init__(self, sampler: Sampler) -> None:
+        self._sampler = sampler
+        self.epochs: list[dict] = []
+
+    def mark(self, phase: str) -> None:
+        self._sampler.phase = phase
+
+    def step(self) -> None:
+        pass
+
+    def epoch(self, stats: dict) -> None:
+        self.epochs.append(dict(stats))
+
+    def restore_epochs(self, epochs: list[dict]) -> None:
+        self.epochs = [dict(e) for e in epochs]
+
+    def config(self, **values) -> None:
+        pass
+
+
 def _blank(v):
     return "" if v is None else v
 

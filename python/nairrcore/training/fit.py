@@ -259,7 +259,7 @@ def run_fit(trainer, workload: str, loop: LoopHandle, fit_call, *, total_epochs:
     and neither ``checkpoint`` nor ``profiler`` given, both come from the
     environment (``options_from_env``). How the steps ran (CUDA graphs or why
     not) goes into the recorder's run_config.json."""
-    if recorder is not None and checkpoint is None and profiler is None:
+    if getattr(recorder, "run_dir", None) is not None and checkpoint is None and profiler is None:
         env = options_from_env(recorder.run_dir, workload)
         checkpoint, profiler = env.get("checkpoint"), env.get("profiler")
         resume = resume or env.get("resume")
