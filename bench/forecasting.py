@@ -24,7 +24,8 @@ On a GPU, the same step in Python on device-resident random data is timed as
 ceilings (eager as constructed by default, eager with fused AdamW, and
 torch.compile max-autotune), nairrcore is run with its CUDA graphs and fused
 blocks turned off one at a time, and GPU utilisation over the training window
-is read from NVML.
+is read from NVML. --step-only leaves the baseline out: nairrcore's fit and,
+on a GPU, its step against those ceilings (a short GPU session's form).
 """
 
 from __future__ import annotations
@@ -248,8 +249,9 @@ def compile_ceiling(args, precision: str, timeout: float = 240) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def gpu_section(args, device, mine: dict, base: dict, data) -> dict:
-    """Ceilings in Python, what each part of nairrcore's GPU step buys, utilisation, targets."""
+def gpu_section(args, device, mine: dict, base: dict | None, data) -> dict:
+    """Ceilings in Python, what each part of nairrcore's GPU step buys, utilisation, targets
+    (end-to-end only beside a baseline)."""
     precision = mine["precision"]
     shape = (device, precision, args.width, args.depth, args.batch_size)
     ceilings = {kind: mlp_step.ceiling(kind, *shape) for kind in ("eager", "eager_fused")}
@@ -270,7 +272,8 @@ def gpu_section(args, device, mine: dict, base: dict, data) -> dict:
         "targets": {
             "train_over_eager": {"value": rate / ceilings["eager"]["samples_per_sec"], "target": 2.0},
             "train_over_compile": {"value": rate / compiled if compiled else None, "target": 1.0},
-            "end_to_end_speedup": {"value": base["end_to_end_sec"] / mine["end_to_end_sec"], "target": 5.0},
+            "end_to_end_speedup": {"value": base["end_to_end_sec"] / mine["end_to_end_sec"] if base else None,
+                                   "target": 5.0},
             "gpu_util_percent": {"value": mine["mean_gpu_util_percent"], "target": 90.0},
         },
     }
@@ -324,6 +327,10 @@ def main():
                         "round's speedups under 'rounds'")
     p.add_argument("--accuracy-seeds", type=int, default=2,
                    help="further nairrcore fits at other seeds, for the seed-to-seed spread of its test MAE")
+    p.add_argument("--step-only", action="store_true",
+                   help="nairrcore's training step alone (on a GPU against the Python ceilings, with the "
+                        "ablation and utilisation): no baseline, feature-prep or accuracy comparison, for a "
+                        "short GPU session (docs/GPU_CHECK.md)")
     p.add_argument("--out")
     args = p.parse_args()
     if args.repeats < 1:
@@ -331,6 +338,27 @@ def main():
     if args.accuracy_seeds < 0:
         p.error("--accuracy-seeds: expected 0 or more")
     device = torch.device(args.device)
+    result = step_only(args, device) if args.step_only else comparison(args, device)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        nairrcore.files.write_text(args.out, text + "\n")
+
+
+def step_only(args, device) -> dict:
+    """nairrcore's fit and, on a GPU, its step against the Python ceilings."""
+    mine = ours(args, device)
+    data = mine.pop("data")
+    result = {"benchmark": "forecasting", "mode": "step-only", "config": vars(args), "machine": machine(),
+              "git": git_state(REPO), "nairrcore": mine,
+              "op_counts_per_step": op_counts(args, device, mine["precision"])}
+    if device.type == "cuda":
+        result["gpu"] = gpu_section(args, device, mine, None, data)
+    return result
+
+
+def comparison(args, device) -> dict:
+    """The baseline beside nairrcore: feature prep, loader, training, end to end, accuracy."""
     prep = feature_prep(args)
     rounds = [comparison_round(args, device, nairrcore_first=i % 2 == 1) for i in range(args.repeats)]
     rounds.sort(key=lambda r: r["speedup"]["end_to_end"])
@@ -341,7 +369,8 @@ def main():
     judged = accuracy.verdict(base["test_mae"], mine["test_mae"], base.pop("persistence_mae"),
                               other_seed_maes(args, device, data))
     result = {
-        "benchmark": "forecasting", "config": vars(args), "machine": machine(), "git": git_state(REPO),
+        "benchmark": "forecasting", "mode": "comparison", "config": vars(args), "machine": machine(),
+        "git": git_state(REPO),
         "baseline": base, "nairrcore": mine,
         "feature_prep": prep,
         "speedup": {"feature_prep": prep["speedup"], **chosen["speedup"]},
@@ -368,10 +397,7 @@ def main():
         result["cpu"]["ablation"] = [train_with(args, lib, cache) for lib, cache in settings]
     if device.type == "cuda":
         result["gpu"] = gpu_section(args, device, mine, base, data)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        nairrcore.files.write_text(args.out, text + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -11,8 +11,11 @@
 #                        build). HASH: the commit the working tree here is (git rev-parse HEAD
 #                        on the sending side): the copy's own .git, if any, is not it, so every
 #                        result records HASH (NAIRRCORE_SOURCE_COMMIT).
-#   remote.sh receive    keep the data part this call carried
-#   remote.sh data       join the parts, check the checksums, unpack
+#                        The weather archive, carried whole beside it (.gpu/weather), is put in
+#                        place and checked at once: the short plan needs no other data.
+#   remote.sh weather    only that (boot does it)
+#   remote.sh receive    keep the CIFAR-10 part this call carried
+#   remote.sh data       join the CIFAR-10 parts, check every checksum, unpack
 #   remote.sh STEP...    wait for the build, then run scripts/gpu/steps.sh STEP...
 set -uo pipefail
 NC=${NAIRRCORE_GPU_HOME:-/root/nc}  # (another folder only for the plan's own tests)
@@ -23,6 +26,15 @@ export PYTHONPATH="$NC/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 receive() {
   for d in .gpu/c*; do [ -d "$d" ] && cp "$d"/data.tar.* "$NC/parts/"; done
   ls -l "$NC/parts"
+}
+
+weather() {  # the weather archive carried whole beside boot/ (its sums): put in place and checked
+  local f=.gpu/weather/us-210-cities-daily.tar.xz sums=$PWD/.gpu/boot/SHA256SUMS
+  [ -f "$f" ] || return 0
+  mkdir -p "$NC/data" && cp "$f" "$NC/data/" || exit 1
+  (cd "$NC/data" && grep ' us-210-cities-daily.tar.xz$' "$sums" | sha256sum -c --quiet) ||
+    { echo "weather archive: checksum mismatch" >&2; rm -f "$NC/data/us-210-cities-daily.tar.xz"; exit 1; }
+  echo "weather archive in place: $NC/data/us-210-cities-daily.tar.xz"
 }
 
 finish() {  # what this call leaves for the caller: the results so far, packed
@@ -55,6 +67,7 @@ case "${1:-}" in
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target "$NC/site" .gpu/boot/wheels/*.whl || exit 1
     dpkg -x .gpu/boot/catch2_*.deb "$NC/catch2" && cp .gpu/boot/SHA256SUMS "$NC/"
+    weather
     receive
     {
       nvidia-smi; nvcc --version | tail -2; cmake --version | head -1
@@ -68,6 +81,9 @@ case "${1:-}" in
       -Ccmake.define.NAIRRCORE_BUILD_TESTS=$ctest_flag -Ccmake.define.CMAKE_PREFIX_PATH=$NC/catch2/usr . \
       > $NC/build.log 2>&1; echo \$? > $NC/build.rc" < /dev/null > /dev/null 2>&1 &)
     echo "build started"
+    ;;
+  weather)
+    weather
     ;;
   receive)
     receive

@@ -3,8 +3,10 @@
 # that each travel in one device call (64 MiB per call, repository included):
 #   .gpu/boot   the Catch2 headers (.deb), the wheels the GPU image lacks
 #               (Jupyter's kernel stack, jsonschema, nbconvert), SHA256SUMS
-#   .gpu/c1..   the data sets (weather archive, CIFAR-10 .bin.xz) as one tar
-#               stream cut into pieces; remote.sh joins and checks them.
+#   .gpu/weather  the weather archive whole: it travels beside boot/ in the
+#               first call, so the short plan needs no other data call
+#   .gpu/c1..   CIFAR-10's .bin.xz files as one tar stream cut into pieces;
+#               remote.sh joins and checks them.
 # Usage: scripts/gpu/stage.sh   (NAIRRCORE_SHARED_DATA: where the data sets are)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,14 +32,15 @@ echo "== Catch2 (headers only)"
 (cd "$STAGE/boot" && apt-get download -qq catch2)
 
 echo "== data from $SHARED_DATA"
-files=(us-210-cities-daily.tar.xz cifar-10-batches-bin)
 (cd "$SHARED_DATA" && sha256sum us-210-cities-daily.tar.xz cifar-10-batches-bin/*) > "$STAGE/boot/SHA256SUMS"
-boot_mb=$(du -sm "$STAGE/boot" | cut -f1)
-# The first part travels beside boot/, so it is smaller by boot's size.
-tar -C "$SHARED_DATA" -cf - "${files[@]}" | {
-  head -c $(( (PART_MB - boot_mb) * 1024 * 1024 )) > "$STAGE/parts/data.tar.000"
-  split -b "${PART_MB}M" -d -a 3 --numeric-suffixes=1 - "$STAGE/parts/data.tar."
-}
+mkdir -p "$STAGE/weather"
+cp "$SHARED_DATA/us-210-cities-daily.tar.xz" "$STAGE/weather/"
+# The first call carries the repository, boot/ and weather/: 64 MiB at most.
+repo_mb=$(cd "$ROOT" && git ls-files -z | du -cm --files0-from=- | tail -1 | cut -f1)
+first_mb=$(( repo_mb + $(du -sm "$STAGE/boot" | cut -f1) + $(du -sm "$STAGE/weather" | cut -f1) ))
+echo "first call: about $first_mb MiB (repository $repo_mb)"
+[ "$first_mb" -lt 64 ] || { echo "error: the first call would carry $first_mb MiB, over 64" >&2; exit 1; }
+tar -C "$SHARED_DATA" -cf - cifar-10-batches-bin | split -b "${PART_MB}M" -d -a 3 - "$STAGE/parts/data.tar."
 i=0
 for part in "$STAGE"/parts/data.tar.*; do
   i=$((i + 1))
@@ -45,6 +48,6 @@ for part in "$STAGE"/parts/data.tar.*; do
   mv "$part" "$STAGE/c$i/"
 done
 rmdir "$STAGE/parts"
-echo "== staged: boot $(du -sh "$STAGE/boot" | cut -f1), $i data parts"
+echo "== staged: boot $(du -sh "$STAGE/boot" | cut -f1), weather $(du -sh "$STAGE/weather" | cut -f1), $i CIFAR-10 parts"
 for d in "$STAGE"/c*; do echo "  $(basename "$d"): $(du -sh "$d" | cut -f1)"; done
-echo "carry: call 1 [.gpu/boot, .gpu/c1]; call k [.gpu/ck] (see docs/GPU_CHECK.md)"
+echo "carry: call 1 [.gpu/boot, .gpu/weather]; then [.gpu/c1] ... for CIFAR-10 (see docs/GPU_CHECK.md)"

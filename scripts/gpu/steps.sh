@@ -2,7 +2,8 @@
 # The GPU verification steps of docs/GPU_CHECK.md, in order. Each writes its
 # JSON, logs or run folders under $RESULTS and never stops the steps after it.
 #   steps.sh [--size full|smoke|dry] STEP...
-# STEP: tests cuda forecast cifar notebooks notebooks_full profile (all: tests forecast cifar notebooks)
+# STEP: tests cuda forecast cifar notebooks notebooks_full profile (all: tests forecast cifar notebooks);
+#       the short plan, on the weather data alone: kernels forecast_step profile_mlp (short: all three)
 # --size dry runs the same code paths on the CPU with tiny configurations
 # (CI runs it, so the plan cannot rot while no GPU is at hand).
 # Environment: NAIRRCORE_SHARED_DATA (data sets: weather archive and
@@ -13,6 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SIZE=full
 if [ "${1:-}" = "--size" ]; then SIZE=$2; shift 2; fi
 [ "${1:-all}" = all ] && set -- tests forecast cifar notebooks
+[ "${1:-}" = short ] && set -- kernels forecast_step profile_mlp
 DATA=${NAIRRCORE_SHARED_DATA:-/root/nc/data}
 RESULTS=${RESULTS:-/root/nc/results}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/gpu}
@@ -63,9 +65,14 @@ step_cuda() {  # the GPU-only tests alone (a short call when the build is alread
     tests/python/test_cuda.py tests/python/test_fused_optimizer.py tests/python/test_max_pool.py
 }
 
-step_forecast() {
+step_kernels() {  # the short plan's tests: nairrcore's CUDA kernels and the forecasting loop on the GPU
   weather_dir
-  local args
+  run pytest_kernels "$PY" -m pytest -q -p no:cacheprovider -rs --junitxml "$RESULTS/pytest_kernels.xml" \
+    tests/python/test_norm_gelu_dropout.py tests/python/test_fused_optimizer.py tests/python/test_cuda.py \
+    -k "not cifar and not fast_net and not resnet18 and not augmentation"
+}
+
+forecast_args() {  # the benchmark's configuration at each size
   case "$SIZE" in
     full)  args=(--cities 210 --epochs 2 --prep-cities 10 --width 1024 --depth 8 --lr 3e-4 --workers 4 --ablation-epochs 1) ;;
     smoke) args=(--cities 20 --epochs 1 --prep-cities 2 --width 1024 --depth 8 --lr 3e-4 --workers 4 --accuracy-seeds 0) ;;
@@ -77,6 +84,20 @@ step_forecast() {
     echo "   telemetry sampler failed (see telemetry_check.log): benchmark without GPU utilisation"
     args+=(--no-telemetry)
   fi
+}
+
+step_forecast_step() {  # nairrcore's step against the Python ceilings, no baseline (bench/forecasting.py --step-only)
+  weather_dir
+  local args
+  forecast_args
+  run forecasting_step "$PY" bench/forecasting.py --data "$WEATHER_DIR" --device "$DEVICE" \
+    --precision "$PRECISION" "${args[@]}" --step-only --out "$RESULTS/forecasting_step.json"
+}
+
+step_forecast() {
+  weather_dir
+  local args
+  forecast_args
   run forecasting_bench "$PY" bench/forecasting.py --data "$WEATHER_DIR" --device "$DEVICE" \
     --precision "$PRECISION" "${args[@]}" --out "$RESULTS/forecasting.json"
 }
@@ -128,10 +149,16 @@ step_profile() {  # kernel by kernel, nairrcore against Python (GPU only; bench/
   run kernel_profile "$PY" bench/kernel_profile.py --cifar "$CIFAR" ${PROFILE_ARGS:-} --out "$RESULTS/kernel_profile.json"
 }
 
+step_profile_mlp() {  # the forecasting MLP's step alone, without torch.compile's autotuning
+  [ "$DEVICE" = cuda ] || return 0
+  run kernel_profile_mlp "$PY" bench/kernel_profile.py --cases mlp --skip-compile --out "$RESULTS/kernel_profile_mlp.json"
+}
+
 for step in "$@"; do
   case "$step" in
-    tests|cuda|forecast|cifar|notebooks|notebooks_full|profile) "step_$step" ;;
-    *) echo "unknown step: $step (tests cuda forecast cifar notebooks notebooks_full profile; all: tests forecast cifar notebooks)" >&2; exit 2 ;;
+    tests|cuda|forecast|cifar|notebooks|notebooks_full|profile|kernels|forecast_step|profile_mlp) "step_$step" ;;
+    *) echo "unknown step: $step (tests cuda forecast cifar notebooks notebooks_full profile kernels forecast_step" \
+            "profile_mlp; all: tests forecast cifar notebooks; short: kernels forecast_step profile_mlp)" >&2; exit 2 ;;
   esac
 done
 if [ ${#failed[@]} -gt 0 ]; then

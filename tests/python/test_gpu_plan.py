@@ -4,8 +4,10 @@ GPU is at hand. Each step must leave the output the plan names."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,8 @@ def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
                WEATHER_DIR=str(weather_dir), NAIRRCORE_WEATHER_DIR=str(weather_dir),
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     steps = subprocess.run(["bash", str(REPO / "scripts" / "gpu" / "steps.sh"), "--size", "dry",
-                            "forecast", "cifar", "notebooks"], capture_output=True, text=True, env=env, timeout=1500)
+                            "forecast", "cifar", "notebooks", "kernels", "forecast_step", "profile_mlp"],
+                           capture_output=True, text=True, env=env, timeout=1500)
     assert steps.returncode == 0, steps.stdout[-3000:] + steps.stderr[-2000:]
     assert "all steps passed" in steps.stdout
 
@@ -45,6 +48,11 @@ def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
     assert cifar["machine"]["cpu_model"] and "train_step" in cifar
     assert list(cifar["steadiness"]["sec"]) == ["start", "end"]
 
+    step = json.loads((results / "forecasting_step.json").read_text())  # the short plan's form: no baseline
+    assert step["mode"] == "step-only" and "baseline" not in step and step["nairrcore"]["train_samples_per_sec"] > 0
+    assert step["op_counts_per_step"]["nairrcore"]["aten_ops"] > 0
+    assert (results / "pytest_kernels.xml").is_file()
+
     runs = sorted(p for p in (results / "outputs").glob("*/*/*") if p.is_dir())
     assert {r.parent.name for r in runs} == {"forecasting", "cifar10"}
     for run in runs:
@@ -61,6 +69,37 @@ def test_the_boot_refuses_to_start_without_the_commit_the_results_will_name(tmp_
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
         assert boot.returncode == 2 and says in boot.stderr, (args, boot.stderr)
     assert not (tmp_path / "nc" / "source_commit").exists() and not (tmp_path / "nc" / "src").exists()
+
+
+def test_the_boot_puts_the_carried_weather_archive_in_place_only_when_its_checksum_holds(tmp_path):
+    """The short plan's data travels whole beside boot/ in the first call (scripts/gpu/stage.sh)."""
+    archive = SHARED_DATA / "us-210-cities-daily.tar.xz"
+    call = tmp_path / "call"
+    (call / ".gpu" / "boot").mkdir(parents=True)
+    (call / ".gpu" / "weather").mkdir()
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    (call / ".gpu" / "boot" / "SHA256SUMS").write_text(f"{digest}  us-210-cities-daily.tar.xz\n")
+    carried = call / ".gpu" / "weather" / archive.name
+    shutil.copy(archive, carried)
+    env = dict(os.environ, NAIRRCORE_GPU_HOME=str(tmp_path / "nc"))
+    env.pop("OUT", None)
+
+    def weather():
+        return subprocess.run(["bash", str(REPO / "scripts" / "gpu" / "remote.sh"), "weather"],
+                              capture_output=True, text=True, env=env, cwd=call, timeout=120)
+
+    placed = tmp_path / "nc" / "data" / archive.name
+    ok = weather()
+    assert ok.returncode == 0 and "in place" in ok.stdout, ok.stderr
+    assert placed.stat().st_size == archive.stat().st_size
+    with open(carried, "r+b") as f:  # one flipped byte in transit
+        f.seek(1 << 20)
+        byte = f.read(1)
+        f.seek(1 << 20)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    bad = weather()
+    assert bad.returncode == 1 and "checksum mismatch" in bad.stderr
+    assert not placed.exists()
 
 
 def test_a_comparison_says_when_the_machine_changed_speed_under_it(capsys):
