@@ -116,9 +116,8 @@ void bind_train(py::module_& m) {
   m.def("norm_gelu_dropout",
         [](const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, bool training,
            const std::optional<at::Tensor>& bias) {
-          const auto b = bias.value_or(at::Tensor());
-          if (!z.is_cuda()) return norm_gelu_dropout(z, gamma, beta, eps, p, training, b);
-          return norm_gelu_dropout_cuda(z, gamma, beta, eps, p, training, b);
+          const auto block = z.is_cuda() ? norm_gelu_dropout_cuda : norm_gelu_dropout;
+          return block(z, gamma, beta, eps, p, training, bias.value_or(at::Tensor()));
         },
         py::arg("z"), py::arg("gamma"), py::arg("beta"), py::arg("eps") = 1e-5, py::arg("p") = 0.0,
         py::arg("training") = true, py::arg("bias") = py::none(),

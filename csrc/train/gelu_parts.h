@@ -6,11 +6,7 @@
 // Host code (tests) computes the same formula with exact division and exp.
 #include <cmath>
 
-#if defined(__CUDACC__)
-#define NAIRR_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define NAIRR_HOST_DEVICE inline
-#endif
+#include "common/host_device.h"
 
 namespace nairrcore::train {
 
@@ -36,5 +32,3 @@ NAIRR_HOST_DEVICE void gelu_parts(float y, float& cdf, float& y_pdf) {
 }
 
 }  // namespace nairrcore::train
-
-#undef NAIRR_HOST_DEVICE

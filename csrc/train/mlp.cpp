@@ -46,14 +46,10 @@ at::Tensor MlpImpl::fused_forward(const at::Tensor& x) {
   for (size_t i = 0; i < norms_.size(); ++i) {
     const auto& norm = norms_[i];
     auto& linear = linears_[i];
-    const auto z = linear->forward_without_bias(h);  // the block adds the bias and sums its gradient
-    if (h.is_cuda()) {
-      h = norm_gelu_dropout_cuda(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(), is_training(),
-                                 linear->bias);
-    } else {
-      h = norm_gelu_dropout(z, norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(), is_training(),
-                            linear->bias);
-    }
+    const auto block = h.is_cuda() ? norm_gelu_dropout_cuda : norm_gelu_dropout;
+    // The linear's bias is added, and its gradient summed, in the block.
+    h = block(linear->forward_without_bias(h), norm->weight, norm->bias, norm->options.eps(), dropouts_[i]->p(),
+              is_training(), linear->bias);
   }
   return linears_.back()->forward(h);
 }

@@ -241,10 +241,14 @@ at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const
   const bool drop = training && p > 0;
   const int64_t key = drop ? static_cast<int64_t>(draw_dropout_key(z.numel())) : 0;
   const auto b = bias.defined() ? bias.contiguous() : at::zeros({z.size(1)}, z.options());
-  const bool slope = at::GradMode::is_enabled() &&
-                     (z.requires_grad() || b.requires_grad() || gamma.requires_grad() || beta.requires_grad());
   return NormGeluDropout::apply(z.contiguous(), b, gamma.contiguous(), beta.contiguous(), eps, drop ? p : 0.0, key,
-                                slope);
+                                norm_gelu_dropout_backward_follows(z, b, gamma, beta));
+}
+
+bool norm_gelu_dropout_backward_follows(const at::Tensor& z, const at::Tensor& bias, const at::Tensor& gamma,
+                                        const at::Tensor& beta) {
+  return at::GradMode::is_enabled() &&
+         (z.requires_grad() || bias.requires_grad() || gamma.requires_grad() || beta.requires_grad());
 }
 
 }  // namespace nairrcore::train

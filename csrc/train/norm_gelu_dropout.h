@@ -20,6 +20,11 @@ namespace nairrcore::train {
 at::Tensor norm_gelu_dropout(const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps,
                              double p, bool training, const at::Tensor& bias = {});
 
+// Whether a backward will follow a block over these inputs (grad mode on and
+// one of them requiring grad): only then does forward keep the GELU's slope.
+bool norm_gelu_dropout_backward_follows(const at::Tensor& z, const at::Tensor& bias, const at::Tensor& gamma,
+                                        const at::Tensor& beta);
+
 // The same block on a GPU (norm_gelu_dropout.cu): float32, bf16 or fp16 rows
 // of up to 1024 columns, statistics in fp32, output in the input's dtype; the
 // bias (float32) is added and its gradient summed there too, and the slope

@@ -23,6 +23,7 @@
 #include <ATen/cuda/PhiloxCudaState.h>
 
 #include "train/cuda/norm_gelu_dropout_launch.h"
+#include "train/dropout_hash.h"
 #include "train/gelu_parts.h"
 
 namespace nairrcore::train::cuda {
@@ -91,22 +92,6 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// The dropout stream of train/dropout_hash.h (murmur3's finaliser on the
-// element index), with the key split the same way.
-struct Mask {
-  uint32_t salt, offset, threshold;
-  float keep;
-  __device__ __forceinline__ float scale(uint32_t index) const {
-    uint32_t h = (index ^ offset) * 0x9E3779B9u + salt;
-    h ^= h >> 16;
-    h *= 0x85EBCA6Bu;
-    h ^= h >> 13;
-    h *= 0xC2B2AE35u;
-    h ^= h >> 16;
-    return h < threshold ? 0.f : keep;
-  }
-};
-
 // Seed and offset as at::cuda::philox::unpack reads them: through the
 // generator's device pointers when the state was taken under graph capture.
 __device__ __forceinline__ uint64_t key_from(const at::PhiloxCudaState& rng) {
@@ -126,11 +111,8 @@ forward_kernel(const T* __restrict__ z, const float* __restrict__ bias, const fl
   const int lane = threadIdx.x & 31;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
   if (row >= rows) return;
-  Mask mask{};
-  if (drop) {
-    const uint64_t key = key_from(rng);
-    mask = {static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), threshold, keep};
-  }
+  MaskStream mask;
+  if (drop) mask = MaskStream(key_from(rng), threshold, keep);
   const T* zr = z + row * width;
   float v[C][V];
   float sum = 0.f;

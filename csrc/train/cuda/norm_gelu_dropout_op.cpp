@@ -1,7 +1,6 @@
 // The GPU norm-GELU-dropout block as an autograd function (kernels in
 // norm_gelu_dropout.cu). Compiled with CUDA only.
 #include <ATen/ATen.h>
-#include <ATen/core/grad_mode.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/autograd.h>
@@ -113,10 +112,8 @@ at::Tensor norm_gelu_dropout_cuda(const at::Tensor& z, const at::Tensor& gamma, 
                   "norm_gelu_dropout_cuda: gamma, beta (and bias) must be float32 with one value per column, on " +
                       z.device().str());
   const auto b = bias.defined() ? bias.contiguous() : at::zeros({z.size(1)}, gamma.options());
-  const bool slope = at::GradMode::is_enabled() &&
-                     (z.requires_grad() || b.requires_grad() || gamma.requires_grad() || beta.requires_grad());
   return NormGeluDropoutCuda::apply(z.contiguous(), b, gamma.contiguous(), beta.contiguous(), eps,
-                                    training ? p : 0.0, slope);
+                                    training ? p : 0.0, norm_gelu_dropout_backward_follows(z, b, gamma, beta));
 }
 
 }  // namespace nairrcore::train
