@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "train/cpu_matmul.h"
 #include "train/dropout_hash.h"
+#include "train/gelu_parts.h"
 
 #define NAIRR_INLINE __attribute__((always_inline)) inline
 
@@ -21,45 +22,6 @@ constexpr int kLanes = 16;
 // Rows are split into this many fixed chunks, so the parameter gradients are
 // summed in the same order whatever the thread count.
 constexpr int64_t kChunks = 64;
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-// erf as x * P(x^2) / Q(x^2) on [-4, 4] (Eigen's fast float erf; |error| < 5e-7):
-// multiplies, adds and one divide, so the loops around it vectorise.
-// (Selects on values, not std::min/max, whose references defeat if-conversion.)
-NAIRR_INLINE float erf_approx(float a) {
-  float x = a < -4.f ? -4.f : a;
-  x = x > 4.f ? 4.f : x;
-  const float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 - 2.10102402082508e-06f;
-  p = p * x2 - 5.69250639462346e-05f;
-  p = p * x2 - 7.34990630326855e-04f;
-  p = p * x2 - 2.95459980854025e-03f;
-  p = p * x2 - 1.60960333262415e-02f;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 - 2.13374055278905e-04f;
-  q = q * x2 - 1.68282697438203e-03f;
-  q = q * x2 - 7.37332916720468e-03f;
-  q = q * x2 - 1.42647390514189e-02f;
-  return x * p / q;
-}
-
-// e^x for x <= 0: Cephes' expf polynomial after range reduction (relative error < 1e-7).
-NAIRR_INLINE float exp_nonpositive(float x) {
-  x = x < -87.f ? -87.f : x;
-  const float n = std::floor(x * 1.44269504f + 0.5f);
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return (p * r * r + r + 1.f) * __builtin_bit_cast(float, bits);
-}
 
 // sum of a[j] * (b ? b[j] : 1) in kLanes partial sums (vectorisable without fast-math)
 NAIRR_INLINE float lane_sum(const float* a, const float* b, int64_t n) {
@@ -104,13 +66,15 @@ NAIRR_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict
     for (int64_t j = 0; j < w; ++j) centred[j] -= mean;
     const float var = lane_sum(centred, centred, w) / static_cast<float>(w);
     const float rstd = 1.f / std::sqrt(var + eps);
-    const auto first = static_cast<uint32_t>(r * w);
-    for (int64_t j = 0; j < w; ++j) {
+    // the element's index as a 32-bit induction of its own: one vector add per step
+    auto index = static_cast<uint32_t>(r * w);
+    for (int64_t j = 0; j < w; ++j, ++index) {
       const float y = centred[j] * rstd * gamma[j] + beta[j];
-      const float cdf = 0.5f * (1.f + erf_approx(y * kInvSqrt2));
-      const float keep = kDrop ? mask.scale(first + static_cast<uint32_t>(j)) : 1.f;
+      float cdf, y_pdf;
+      gelu_parts(y, cdf, y_pdf);
+      const float keep = kDrop ? mask.scale(index) : 1.f;
       o[j] = y * cdf * keep;
-      if constexpr (kSlope) sl[j] = (cdf + y * kInvSqrt2Pi * exp_nonpositive(-0.5f * y * y)) * keep;
+      if constexpr (kSlope) sl[j] = (cdf + y_pdf) * keep;
     }
     mean_out[r] = mean;
     rstd_out[r] = rstd;
@@ -135,25 +99,26 @@ void forward_rows(const Block& b, float eps, float* __restrict out, float* __res
   }
 }
 
-// dz for rows begin..end, and their share of dgamma, dbeta, dbias (added to `partial`, [3, width]).
+// dz for rows begin..end, written over each row's slope once it is read (its
+// lines are still in cache, where a fresh buffer would first be fetched for
+// writing), and their share of dgamma, dbeta, dbias (added to `partial`, [3, width]).
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void backward_rows(const float* __restrict block_z, const float* __restrict bias, const float* __restrict gamma,
                    int64_t w, const float* __restrict mean, const float* __restrict rstd,
-                   const float* __restrict slope, const float* __restrict dout, float* __restrict dz, int64_t begin,
-                   int64_t end, float* __restrict partial, float* __restrict xhat, float* __restrict dxhat) {
+                   float* __restrict slope_then_dz, const float* __restrict dout, int64_t begin, int64_t end,
+                   float* __restrict partial, float* __restrict xhat, float* __restrict dxhat) {
   float* __restrict dgamma = partial;
   float* __restrict dbeta = partial + w;
   float* __restrict dbias = partial + 2 * w;
   const float inv_w = 1.f / static_cast<float>(w);
   for (int64_t r = begin; r < end; ++r) {
     const float* __restrict z = block_z + r * w;
-    const float* __restrict sl = slope + r * w;
+    float* sl_d = slope_then_dz + r * w;
     const float* __restrict g = dout + r * w;
-    float* __restrict d = dz + r * w;
     const float m = mean[r], s = rstd[r];
     for (int64_t j = 0; j < w; ++j) {
       const float xh = (z[j] + bias[j] - m) * s;
-      const float dy = g[j] * sl[j];
+      const float dy = g[j] * sl_d[j];
       dgamma[j] += dy * xh;
       dbeta[j] += dy;
       xhat[j] = xh;
@@ -163,7 +128,7 @@ void backward_rows(const float* __restrict block_z, const float* __restrict bias
     const float mean_dx = lane_sum(dxhat, xhat, w) * inv_w;
     for (int64_t j = 0; j < w; ++j) {
       const float v = s * (dxhat[j] - mean_d - xhat[j] * mean_dx);
-      d[j] = v;
+      sl_d[j] = v;
       dbias[j] += v;
     }
   }
@@ -207,18 +172,23 @@ struct NormGeluDropout : torch::autograd::Function<NormGeluDropout> {
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     TORCH_CHECK(saved.size() == 6, "norm_gelu_dropout: backward through a forward that kept no slope");
+    // backward turns the saved slope into dz: a second pass (retain_graph) would read gradients as slopes
+    TORCH_CHECK(!ctx->saved_data.count("slope_spent"),
+                "norm_gelu_dropout: a second backward through the same forward is not supported (its slope "
+                "buffer became the first backward's gradient); run the forward again");
+    ctx->saved_data["slope_spent"] = true;
     const auto &z = saved[0], &bias = saved[1], &gamma = saved[2];
     const auto &mean = saved[3], &rstd = saved[4], &slope = saved[5];
     const int64_t rows = z.size(0), w = z.size(1);
     const auto dout = grads[0].contiguous();
-    auto dz = at::empty_like(z);
+    auto dz = slope;
     const int64_t chunks = std::min(kChunks, rows);
     std::vector<float> partial(static_cast<size_t>(chunks * 3 * w), 0.f);
     for_each_chunk(rows, [&](int64_t c, int64_t begin, int64_t end) {
       std::vector<float> scratch(2 * w);  // (the dropout mask is inside the slope)
       backward_rows(z.data_ptr<float>(), bias.data_ptr<float>(), gamma.data_ptr<float>(), w, mean.data_ptr<float>(),
-                    rstd.data_ptr<float>(), slope.data_ptr<float>(), dout.data_ptr<float>(), dz.data_ptr<float>(),
-                    begin, end, partial.data() + c * 3 * w, scratch.data(), scratch.data() + w);
+                    rstd.data_ptr<float>(), dz.data_ptr<float>(), dout.data_ptr<float>(), begin, end,
+                    partial.data() + c * 3 * w, scratch.data(), scratch.data() + w);
     });
     auto sums = at::zeros({3, w}, z.options());
     float* total = sums.data_ptr<float>();

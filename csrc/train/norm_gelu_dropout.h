@@ -9,7 +9,9 @@
 // backward will follow, forward also keeps the GELU's derivative times the
 // dropout scale ([batch, width] more memory), so backward is a few
 // multiply-adds per element: it recomputes the normalised values from the
-// saved block input and per-row statistics. Same parameters and results as
+// saved block input and per-row statistics, and writes the input gradient over
+// the slope (so one forward takes one backward; a second raises). GELU's parts
+// come from train/gelu_parts.h, as on the GPU. Same parameters and results as
 // the separate modules (to fp32 rounding); same draw of the dropout key.
 #include <ATen/core/Tensor.h>
 

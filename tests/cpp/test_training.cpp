@@ -158,9 +158,10 @@ TEST_CASE("inside a block-cache scope, freed large CPU blocks are reused; outsid
   set_cpu_block_cache_enabled(true);
 }
 
-TEST_CASE("the GPU block's one-exponential GELU parts match erf and the normal density", "[train]") {
-  // The formula of norm_gelu_dropout.cu (host arithmetic here): Phi(y) and
-  // y * phi(y), whose sum is GELU's slope, over the whole useful range.
+TEST_CASE("the blocks' one-exponential GELU parts match erf and the normal density", "[train]") {
+  // The formula both blocks use (the CPU's arithmetic here; the GPU's differs
+  // in its fast divide and exponential): Phi(y) and y * phi(y), whose sum is
+  // GELU's slope, over the whole useful range.
   double worst_cdf = 0, worst_pdf = 0;
   for (int k = -12 * 512; k <= 12 * 512; ++k) {
     const float y = static_cast<float>(k) / 512.f;

@@ -94,6 +94,21 @@ def test_cpu_forward_without_grad_gives_the_training_output():
     assert torch.equal(with_grad.detach(), without)
 
 
+def test_cpu_second_backward_through_one_forward_is_refused_not_wrong():
+    """The CPU backward writes the input gradient over the saved GELU slope, so a
+    retained graph cannot be walked twice: the second pass raises instead of
+    reading the first pass's gradient as slopes."""
+    p = 0.1
+    z, gamma, beta, dout = inputs(64, 96, "cpu", torch.float32, seed=9)
+    out = core.norm_gelu_dropout(z, gamma, beta, 1e-5, p, True)
+    first = torch.autograd.grad(out, z, dout, retain_graph=True)[0]
+    zr, gr, br = (t.detach().double().requires_grad_(True) for t in (z, gamma, beta))
+    expected = grads(reference(zr, gr, br, (out != 0).double() / (1 - p)), dout.double(), zr)[0]
+    assert rel(first, expected) < 4e-5
+    with pytest.raises(RuntimeError, match="second backward"):
+        torch.autograd.grad(out, z, dout)
+
+
 @pytest.mark.cuda
 def test_cuda_block_gradients_are_reproducible_bit_for_bit():
     z, gamma, beta, dout = inputs(8192, 1024, "cuda", torch.bfloat16, seed=2)
