@@ -15,10 +15,11 @@ namespace nairrcore::train {
 
 #if !defined(__CUDA_ARCH__)
 // e^x for x <= 0 (0 below -87): Cephes' expf polynomial after range
-// reduction, relative error < 1e-7. (Selects on values, not std::min/max,
-// whose references defeat if-conversion.)
+// reduction, relative error < 1e-7. NaN gives e^-87, not a NaN-to-int
+// conversion: gelu_parts carries a NaN through its other factors. (Selects on
+// values, not std::min/max, whose references defeat if-conversion.)
 __attribute__((always_inline)) inline float exp_nonpositive(float x) {
-  const float c = x < -87.f ? -87.f : x;
+  const float c = x >= -87.f ? x : -87.f;
   const float n = std::floor(c * 1.44269504f + 0.5f);
   const float r = c - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
