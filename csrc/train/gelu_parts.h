@@ -4,8 +4,7 @@
 // whose backward needs their sum: erfc(x) = poly(t) e^(-x^2) with
 // t = 1 / (1 + p x), x = |y| / sqrt(2) (Abramowitz & Stegun 7.1.26,
 // |error| < 1.5e-7), and phi(y) = e^(-x^2) / sqrt(2 pi) is that exponential.
-// Plain multiply-adds (contracted to FMA where the target has it) and, on the
-// CPU, an exponential written out so that the loops around it vectorise.
+// On the CPU the exponential is written out so that the loops around it vectorise.
 #include <cmath>
 #include <cstdint>
 
@@ -34,22 +33,32 @@ __attribute__((always_inline)) inline float exp_nonpositive(float x) {
 }
 #endif
 
+// a * b + c: fmaf on the GPU; on the CPU left to the compiler, which
+// contracts it where the target has FMA (fmaf would be a libm call elsewhere).
+NAIRR_HOST_DEVICE float mul_add(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return fmaf(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 NAIRR_HOST_DEVICE void gelu_parts(float y, float& cdf, float& y_pdf) {
   constexpr float kInvSqrt2 = 0.70710678118654752f;
   constexpr float kInvSqrt2Pi = 0.39894228040143268f;
   const float x = fabsf(y) * kInvSqrt2;
 #if defined(__CUDA_ARCH__)
-  const float t = __fdividef(1.f, 0.3275911f * x + 1.f);
+  const float t = __fdividef(1.f, mul_add(0.3275911f, x, 1.f));
   const float e = __expf(-x * x);
 #else
-  const float t = 1.f / (0.3275911f * x + 1.f);
+  const float t = 1.f / mul_add(0.3275911f, x, 1.f);
   const float e = exp_nonpositive(-x * x);
 #endif
   float poly = 1.061405429f;
-  poly = poly * t - 1.453152027f;
-  poly = poly * t + 1.421413741f;
-  poly = poly * t - 0.284496736f;
-  poly = poly * t + 0.254829592f;
+  poly = mul_add(poly, t, -1.453152027f);
+  poly = mul_add(poly, t, 1.421413741f);
+  poly = mul_add(poly, t, -0.284496736f);
+  poly = mul_add(poly, t, 0.254829592f);
   const float half_erfc = 0.5f * poly * t * e;
   cdf = y < 0.f ? half_erfc : 1.f - half_erfc;
   y_pdf = y * kInvSqrt2Pi * e;
