@@ -17,7 +17,7 @@ namespace nairrcore::train {
 // reduction, relative error < 1e-7. NaN gives e^-87, not a NaN-to-int
 // conversion: gelu_parts carries a NaN through its other factors. (Selects on
 // values, not std::min/max, whose references defeat if-conversion.)
-__attribute__((always_inline)) inline float exp_nonpositive(float x) {
+NAIRR_HOST_INLINE float exp_nonpositive(float x) {
   const float c = x >= -87.f ? x : -87.f;
   const float n = std::floor(c * 1.44269504f + 0.5f);
   const float r = c - n * 0.693359375f + n * 2.12194440e-4f;

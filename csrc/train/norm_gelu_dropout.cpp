@@ -11,9 +11,8 @@
 #include "common/errors.h"
 #include "train/cpu_matmul.h"
 #include "train/dropout_hash.h"
+#include "common/host_device.h"
 #include "train/gelu_parts.h"
-
-#define NAIRR_INLINE __attribute__((always_inline)) inline
 
 namespace nairrcore::train {
 
@@ -24,7 +23,7 @@ constexpr int kLanes = 16;
 constexpr int64_t kChunks = 64;
 
 // sum of a[j] * (b ? b[j] : 1) in kLanes partial sums (vectorisable without fast-math)
-NAIRR_INLINE float lane_sum(const float* a, const float* b, int64_t n) {
+NAIRR_HOST_INLINE float lane_sum(const float* a, const float* b, int64_t n) {
   float acc[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
@@ -48,7 +47,7 @@ struct Block {
 // Rows begin..end forward; with kSlope also the GELU's derivative times the
 // dropout scale into `slope`, so backward needs no erf, exp or mask hash.
 template <bool kSlope, bool kDrop>
-NAIRR_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
+NAIRR_HOST_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
                                     float* __restrict rstd_out, float* __restrict slope, int64_t begin, int64_t end,
                                     float* __restrict centred) {
   // locals, so the loops below keep them in registers
