@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/host_device.h"
 #include "train/cpu_matmul.h"
 #include "train/dropout_hash.h"
-#include "common/host_device.h"
 #include "train/gelu_parts.h"
 
 namespace nairrcore::train {
@@ -47,9 +47,10 @@ struct Block {
 // Rows begin..end forward; with kSlope also the GELU's derivative times the
 // dropout scale into `slope`, so backward needs no erf, exp or mask hash.
 template <bool kSlope, bool kDrop>
-NAIRR_HOST_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict out, float* __restrict mean_out,
-                                    float* __restrict rstd_out, float* __restrict slope, int64_t begin, int64_t end,
-                                    float* __restrict centred) {
+NAIRR_HOST_INLINE void forward_rows_impl(const Block& b, float eps, float* __restrict out,
+                                         float* __restrict mean_out, float* __restrict rstd_out,
+                                         float* __restrict slope, int64_t begin, int64_t end,
+                                         float* __restrict centred) {
   // locals, so the loops below keep them in registers
   const int64_t w = b.width;
   const float* __restrict bias = b.bias;

@@ -104,7 +104,7 @@ def test_a_build_folder_made_for_another_torch_forgets_that_torchs_paths(tmp_pat
     old = tmp_path / "old-venv" / "torch"
     command = _configure_command(tmp_path / "build") + [
         "-DNAIRRCORE_WITH_CUDA=OFF",
-        f"-DNAIRRCORE_TORCH_SEEN={old}/share/cmake",
+        f"-DNAIRRCORE_TORCH_SEEN={old}",
         f"-DTORCH_PYTHON_LIBRARY={old}/lib/libtorch_python.so",
         f"-DTORCH_c10_LIBRARY={old}/lib/libc10.so"]
     out = subprocess.run(command, capture_output=True, text=True)
@@ -112,6 +112,7 @@ def test_a_build_folder_made_for_another_torch_forgets_that_torchs_paths(tmp_pat
     assert f"configured for the torch at {old}; forgetting its paths" in out.stdout
     cache = (tmp_path / "build" / "CMakeCache.txt").read_text()
     assert str(old) not in cache
+    assert "NAIRRCORE_WITH_CUDA:BOOL=OFF" in cache  # the settings unrelated to torch are kept
     torch_lib = Path(torch.__file__).parent / "lib"
     assert f"TORCH_PYTHON_LIBRARY:FILEPATH={torch_lib}/libtorch_python.so" in cache
     assert f"TORCH_c10_LIBRARY:FILEPATH={torch_lib}/libc10.so" in cache
