@@ -98,7 +98,8 @@ def test_a_cuda_torch_configures_on_a_machine_without_the_cuda_toolkit(tmp_path)
 
 
 def test_a_build_folder_made_for_another_torch_forgets_that_torchs_paths(tmp_path):
-    # dev.sh keeps one build folder; a new venv (a torch upgrade) must not link the old venv's torch
+    # scripts/sanitize.sh reuses build/sanitize through plain CMake (scikit-build-core clears its own
+    # folder for a new venv): a new venv (a torch upgrade) must not link the old venv's torch
     if not shutil.which("cmake"):
         pytest.skip("needs cmake")
     old = tmp_path / "old-venv" / "torch"
