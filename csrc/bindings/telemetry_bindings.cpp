@@ -7,8 +7,9 @@ using namespace nairrcore::telemetry;
 
 void bind_telemetry(py::module_& m) {
   py::class_<Sampler>(m, "TelemetrySampler")
-      .def(py::init<double>(), py::arg("interval_sec") = 1.0)
+      .def(py::init<double, int>(), py::arg("interval_sec") = 1.0, py::arg("pid") = 0)
       .def("start", &Sampler::start)
+      .def("sample_now", &Sampler::sample_now, py::call_guard<py::gil_scoped_release>())
       .def("stop", [](Sampler& s) {
         std::vector<Sample> rows;
         {
@@ -30,6 +31,7 @@ void bind_telemetry(py::module_& m) {
             gd["util_percent"] = g.util_percent < 0 ? py::object(py::none()) : py::float_(g.util_percent);
             gd["mem_used_bytes"] = g.mem_used_bytes < 0 ? py::object(py::none()) : py::int_(g.mem_used_bytes);
             gd["power_w"] = g.power_w < 0 ? py::object(py::none()) : py::float_(g.power_w);
+            gd["energy_j"] = g.energy_j < 0 ? py::object(py::none()) : py::float_(g.energy_j);
             gpus.append(gd);
           }
           d["gpus"] = gpus;

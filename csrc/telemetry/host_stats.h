@@ -13,4 +13,15 @@ struct HostStats {
 
 HostStats read_host_stats();
 
+// The process ``pid`` and every live descendant, summed: resident set sizes
+// (shared pages counted once per process) and CPU time, including the time of
+// children they have already waited for. ``processes`` is 0 once ``pid`` is gone.
+struct TreeStats {
+  int64_t rss_bytes = 0;
+  double cpu_sec = 0;
+  int processes = 0;
+};
+
+TreeStats read_tree_stats(int pid);
+
 }  // namespace nairrcore::telemetry

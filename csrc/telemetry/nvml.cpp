@@ -26,6 +26,7 @@ struct Nvml::Api {
   nvmlReturn_t (*utilization)(nvmlDevice_t, nvmlUtilization_t*) = nullptr;
   nvmlReturn_t (*memory)(nvmlDevice_t, nvmlMemory_t*) = nullptr;
   nvmlReturn_t (*power)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*energy)(nvmlDevice_t, unsigned long long*) = nullptr;  // optional: Volta and newer
 };
 
 template <typename Fn>
@@ -48,6 +49,7 @@ Nvml::Nvml() : api_(std::make_unique<Api>()) {
                   bind(lib, "nvmlDeviceGetUtilizationRates", a.utilization) &&
                   bind(lib, "nvmlDeviceGetMemoryInfo", a.memory) &&
                   bind(lib, "nvmlDeviceGetPowerUsage", a.power);
+  bind(lib, "nvmlDeviceGetTotalEnergyConsumption", a.energy);
   if (!ok) {
     reason_ = "libnvidia-ml.so.1 lacks the expected functions";
     dlclose(lib);
@@ -109,6 +111,8 @@ std::vector<GpuReading> Nvml::read() const {
     }
     unsigned int mw = 0;
     if (api_->power(dev, &mw) == NVML_SUCCESS) r.power_w = mw / 1000.0;
+    unsigned long long mj = 0;
+    if (api_->energy != nullptr && api_->energy(dev, &mj) == NVML_SUCCESS) r.energy_j = mj / 1000.0;
     out.push_back(r);
   }
   return out;

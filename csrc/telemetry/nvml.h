@@ -15,6 +15,9 @@ struct GpuReading {
   int64_t mem_used_bytes = -1;
   int64_t mem_total_bytes = -1;
   double power_w = -1;
+  // The board's energy counter since the driver loaded (Volta and newer), in
+  // joules; -1 where the GPU or driver does not offer it.
+  double energy_j = -1;
 };
 
 class Nvml {

@@ -1,5 +1,6 @@
 #include "telemetry/sampler.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "telemetry/host_stats.h"
@@ -13,13 +14,18 @@ double mono_now() {
 double wall_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-double cpu_now() {
-  auto s = read_host_stats();
-  return s.cpu_user_sec + s.cpu_system_sec;
-}
 }  // namespace
 
-Sampler::Sampler(double interval_sec) : interval_(interval_sec) {}
+Sampler::Sampler(double interval_sec, int pid) : interval_(interval_sec), pid_(pid) {}
+
+std::pair<double, int64_t> Sampler::read_process() const {
+  if (pid_ != 0) {
+    const TreeStats t = read_tree_stats(pid_);
+    return {t.cpu_sec, t.rss_bytes};
+  }
+  const HostStats s = read_host_stats();
+  return {s.cpu_user_sec + s.cpu_system_sec, s.rss_bytes};
+}
 
 Sampler::~Sampler() { stop(); }
 
@@ -28,21 +34,22 @@ void Sampler::start() {
   if (thread_.joinable()) return;
   t0_wall_ = wall_now();
   t0_mono_ = last_mono_ = mono_now();
-  last_cpu_ = cpu_now();
+  last_cpu_ = read_process().first;
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
 }
 
 void Sampler::sample_now() {
   Sample s;
-  const double mono = mono_now(), cpu = cpu_now();
+  const double mono = mono_now();
+  const auto [cpu, rss] = read_process();
   s.time_unix = wall_now();
   s.elapsed_sec = mono - t0_mono_;
-  auto host = read_host_stats();
-  s.rss_bytes = host.rss_bytes;
+  s.rss_bytes = rss;
   if (nvml_.available()) s.gpus = nvml_.read();
   std::lock_guard<std::mutex> lock(mutex_);
-  s.cpu_percent = 100.0 * (cpu - last_cpu_) / std::max(mono - last_mono_, 1e-9);
+  // A watched child that exits before its parent waits for it takes its CPU time along: never below 0.
+  s.cpu_percent = std::max(0.0, 100.0 * (cpu - last_cpu_) / std::max(mono - last_mono_, 1e-9));
   last_mono_ = mono;
   last_cpu_ = cpu;
   s.phase = phase_;

@@ -1,5 +1,7 @@
 #include "train/forecast_trainer.h"
 
+#include <cmath>
+
 #include <ATen/Context.h>
 #include <ATen/record_function.h>
 #include <torch/nn/functional/loss.h>
@@ -124,7 +126,8 @@ double ForecastTrainer::loss(const at::Tensor& x, const at::Tensor& y) {
   }
   double sum = total.item<double>();
   if (dp_) sum = dp_.sum({sum}, device_)[0];
-  return sum / std::max<int64_t>(y.numel(), 1);
+  // A loss over no rows is undefined, never 0 (a perfect score).
+  return y.numel() > 0 ? sum / static_cast<double>(y.numel()) : std::nan("");
 }
 
 RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tensor& y,
@@ -141,13 +144,14 @@ RegressionMetrics ForecastTrainer::evaluate(const at::Tensor& x, const at::Tenso
   auto sum_abs = at::zeros({num_cities, T}, at::kDouble).index_add_(0, idx, abs_err);
   auto sum_sq = at::zeros({num_cities, T}, at::kDouble).index_add_(0, idx, sq_err);
   m.city_count = at::zeros({num_cities}, at::kLong).index_add_(0, idx, at::ones_like(idx));
-  auto denom = m.city_count.to(at::kDouble).clamp_min(1).unsqueeze(1);
+  // Metrics over no rows are undefined: NaN (0 / 0), never 0, a perfect score.
+  auto denom = m.city_count.to(at::kDouble).unsqueeze(1);
   m.city_mae = sum_abs / denom;
   m.city_rmse = (sum_sq / denom).sqrt();
-  auto n = static_cast<double>(std::max<int64_t>(m.rows, 1));
+  const auto n = static_cast<double>(m.rows);
   for (int64_t t = 0; t < T; ++t) {
-    m.mae.push_back(abs_err.select(1, t).sum().item<double>() / n);
-    m.rmse.push_back(std::sqrt(sq_err.select(1, t).sum().item<double>() / n));
+    m.mae.push_back(m.rows > 0 ? abs_err.select(1, t).sum().item<double>() / n : std::nan(""));
+    m.rmse.push_back(m.rows > 0 ? std::sqrt(sq_err.select(1, t).sum().item<double>() / n) : std::nan(""));
   }
   return m;
 }

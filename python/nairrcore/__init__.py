@@ -66,7 +66,7 @@ def set_cpu_block_cache(enabled: bool) -> None:
 
 # The public modules (each needs the core loaded above).
 from nairrcore import cifar10, data, evidence, forecasting, training, workload  # noqa: E402
-from nairrcore.evidence import RunRecorder  # noqa: E402
+from nairrcore.evidence import RunRecorder, track  # noqa: E402
 from nairrcore.loaders import ImageLoader, TabularLoader  # noqa: E402
 from nairrcore.settings import Settings, setting  # noqa: E402
 from nairrcore.training import ModelSettings, ModelTrainer, TensorData  # noqa: E402
@@ -75,4 +75,4 @@ from nairrcore.workload import Metric, Workload, register  # noqa: E402
 __all__ = ["ConfigError", "DataError", "ImageLoader", "Metric", "ModelSettings", "ModelTrainer", "RunRecorder",
            "Settings", "TabularLoader", "TensorData", "Workload", "build_info", "cifar10", "cpu_block_cache",
            "cpu_matmul", "data", "evidence", "forecasting", "register", "set_cpu_block_cache", "set_cpu_matmul",
-           "setting", "training", "using_cpu_matmul", "workload", "__version__"]
+           "setting", "track", "training", "using_cpu_matmul", "workload", "__version__"]

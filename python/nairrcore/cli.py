@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,10 +28,11 @@ from nairrcore.errors import ConfigError, DataError
 from nairrcore.evidence import RunRecorder, outputs_root, validate_run
 from nairrcore.evidence.recorder import new_run_id
 from nairrcore.evidence.validate import read_json_object
-from nairrcore.execute import NotebookFailed, parse_params, run_notebook
+from nairrcore.execute import RunFailed, command_line, parse_params, run_command, run_notebook
 from nairrcore.files import write_json, write_text
 from nairrcore.jobs import sweep
 from nairrcore.jobs.scheduler import JobSpec, render
+from nairrcore.platforms import check_platform
 from nairrcore.reports import plan as planning
 from nairrcore.reports.compare import compare
 from nairrcore.training import CheckpointManager, Preempted, TrainingDiverged
@@ -49,6 +52,16 @@ def _cmd_fetch(args) -> int:
     return 0
 
 
+def _invocation() -> str:
+    """How to call this nairrcore again from the user's shell: ``nairrcore``
+    where that name on PATH is this one, else this interpreter with ``-m``
+    (a venv that is not activated, as after scripts/dev.sh demo)."""
+    found = shutil.which("nairrcore")
+    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
+        return "nairrcore"
+    return f"{shlex.quote(sys.executable)} -m nairrcore"
+
+
 def _closing_block(run_dir: Path) -> str:
     """What a person wants at the end of a run: status, folder, headline figures, what to do next."""
     summary = json.loads((run_dir / "run_summary.json").read_text())
@@ -57,6 +70,8 @@ def _closing_block(run_dir: Path) -> str:
     h = metrics.get("headline") or {}
     lines = [f"status      {summary['status']}" + (f" ({summary['error']})" if summary.get("error") else ""),
              f"run folder  {run_dir}"]
+    if summary.get("kind") == "plain":
+        return "\n".join(lines + _plain_lines(run_dir, summary))
     if summary["status"] == "completed":
         util = summary.get("mean_gpu_util_train_percent")
         lines += [f"per epoch   {summary['mean_train_sec_per_epoch']:.3g} s training, "
@@ -66,17 +81,42 @@ def _closing_block(run_dir: Path) -> str:
                   + (" (lower is better)" if h.get("lower_is_better") else " (higher is better)" if h else "")
                   + (f"; {ref[0]} {ref[1]:.4g}" + (f" ({ref[2]})" if ref[2] else "")
                      if (ref := headline_reference(metrics)) else ""),
-                  f"next        nairrcore report validate {run_dir}",
-                  f"            nairrcore report compare {run_dir.parent.parent.parent} --baseline "
-                  f"{run_dir.parent.parent.name}"]
+                  *_next_lines(run_dir)]
     return "\n".join(lines)
 
 
+def _plain_lines(run_dir: Path, summary: dict) -> list[str]:
+    util = summary.get("mean_gpu_util_percent")
+    energy = (summary.get("energy") or {}).get("gpu_kwh")
+    return [f"wall time   {summary.get('wall_sec', 0):.3g} s over {summary.get('steps', 0)} step(s) "
+            f"(per step: steps.csv)" + (f", GPU {util:.0f}% busy" if util is not None else "")
+            + (f", GPU energy {energy:.3g} kWh" if energy is not None else ""),
+            *_next_lines(run_dir)]
+
+
+def _next_lines(run_dir: Path) -> list[str]:
+    me = _invocation()
+    return [f"next        {me} report validate {shlex.quote(str(run_dir))}",
+            f"            {me} report compare {shlex.quote(str(run_dir.parent.parent.parent))} --baseline "
+            f"{shlex.quote(run_dir.parent.parent.name)}"]
+
+
 def _cmd_run(args) -> int:
+    check_platform(args.platform)
     try:
-        run_dir = run_notebook(args.notebook, platform=args.platform, params=args.param, out=args.outputs,
-                               require_gpu=args.gpu, quiet=args.quiet, profile_steps=args.profile)
-    except NotebookFailed as exc:
+        if args.target is not None and args.target.endswith(".ipynb"):
+            if args.command_args:
+                raise ConfigError("run: a notebook takes no arguments after --; use --param KEY=VALUE")
+            run_dir = run_notebook(args.target, platform=args.platform, params=args.param, out=args.outputs,
+                                   inputs=args.input, require_gpu=args.gpu, quiet=args.quiet,
+                                   profile_steps=args.profile)
+        else:
+            params = parse_params(args.param)
+            argv, name, code = command_line(args.target, args.command_args, params)
+            run_dir = run_command(argv, args.name or name, platform=args.platform, out=args.outputs, code=code,
+                                  parameters=params, inputs=args.input, require_gpu=args.gpu,
+                                  preempt_exit_code=args.preempt_exit_code)
+    except RunFailed as exc:
         print(_closing_block(exc.run_dir), file=sys.stderr)
         if exc.preempted:
             print("nairrcore: preempted after a checkpoint; the next start resumes from it", file=sys.stderr)
@@ -175,7 +215,8 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    rows = compare(args.runs, args.baseline, out_dir=args.out, platforms_file=args.platforms, plots=not args.no_plots)
+    rows = compare(args.runs, args.baseline, out_dir=args.out, platforms_file=args.platforms, plots=not args.no_plots,
+                   strict=args.strict)
     print((Path(args.out) / "comparison.md").read_text())
     for r in rows:
         if not r["comparable"]:
@@ -187,7 +228,7 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_plan(args) -> int:
-    rows = planning.plan(args.runs_dirs, args.campaign_runs, args.campaign_epochs, args.platforms)
+    rows = planning.plan(args.runs_dirs, args.campaign_runs, args.campaign_epochs, args.platforms, strict=args.strict)
     text = planning.markdown(rows)
     for note in rows[0]["left_out"]:
         print(f"nairrcore: warning: {note}", file=sys.stderr)
@@ -241,8 +282,12 @@ def _cmd_sweep(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    sweep.summarize(args.runs, args.out, metric=args.metric, lower_is_better=False if args.higher_is_better else None)
+    left_out: list[str] = []
+    sweep.summarize(args.runs, args.out, metric=args.metric, lower_is_better=False if args.higher_is_better else None,
+                    left_out=left_out, strict=args.strict)
     print((Path(args.out) / "sweep.md").read_text())
+    for note in left_out:
+        print(f"nairrcore: warning: {note}", file=sys.stderr)
     return 0
 
 
@@ -254,6 +299,12 @@ def _job_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--cpus", type=int, default=8, help="CPU cores per task")
     s.add_argument("--mem", type=int, default=32, help="memory per node, GB")
     s.add_argument("--venv", help="virtual environment the job activates")
+
+
+def _strict_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--strict", action="store_true",
+                   help="fail when any folder or file is left out (unreadable, or its run did not complete); "
+                        "by default the report covers what can be read and lists the rest")
 
 
 def _param_option(s: argparse.ArgumentParser, help: str) -> None:
@@ -278,10 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--force", action="store_true", help="prepare again even if cached")
     f.set_defaults(func=_cmd_fetch)
 
-    s = sub.add_parser("run", help="execute a notebook headless and record its evidence")
-    s.add_argument("notebook")
+    s = sub.add_parser("run", help="run a notebook, a script or a command unchanged and record its evidence",
+                       usage="nairrcore run [options] NOTEBOOK.ipynb | SCRIPT.py [-- ARGS...] | -- COMMAND [ARGS...]")
+    s.add_argument("target", nargs="?", metavar="NOTEBOOK.ipynb | SCRIPT.py")
     s.add_argument("--platform", default="laptop", help="platform profile the run is recorded under")
-    _param_option(s, "a setting for the notebook's parameters cell (repeatable)")
+    _param_option(s, "a notebook parameter, injected after its `parameters` cell as papermill does "
+                     "(a script gets --KEY=VALUE) (repeatable)")
+    s.add_argument("--input", action="append", default=[], metavar="PATH",
+                   help="a file or folder the code reads: hashed by content into the run's fingerprint "
+                        "(repeatable; runs with different inputs are not compared)")
+    s.add_argument("--name", help="the run's name for a command (default: the script's or program's file name)")
     s.add_argument("--outputs", "--out", dest="outputs", help="root of the run folders (default: outputs/)")
     s.add_argument("--gpu", action="store_true", help="fail at once unless a CUDA GPU is visible")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -326,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="outputs/comparison", help="report folder")
     r.add_argument("--platforms", help="JSON file overriding or adding platform profiles (prices)")
     r.add_argument("--no-plots", action="store_true")
+    _strict_option(r)
     r.set_defaults(func=_cmd_compare)
     r = rsub.add_parser("plan", help="GPU-hours and cost of a campaign on each measured platform")
     r.add_argument("runs_dirs", nargs="+", metavar="RUNS", help="run folders or folders holding them")
@@ -333,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--campaign-epochs", type=int, required=True, help="epochs per run")
     r.add_argument("--platforms", help="JSON file overriding or adding platform profiles")
     r.add_argument("--out", help="report folder: also write plan.md and plan.json there")
+    _strict_option(r)
     r.set_defaults(func=_cmd_plan)
 
     s = sub.add_parser("jobs", help="batch jobs: scripts, sweeps and their summaries")
@@ -371,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--out", required=True, help="report folder")
     j.add_argument("--metric", help="a number in test_metrics.json (default: the workload's headline metric)")
     j.add_argument("--higher-is-better", action="store_true", help="rank the largest --metric first")
+    _strict_option(j)
     j.set_defaults(func=_cmd_summary)
     return p
 
@@ -392,9 +452,25 @@ def _upgrade(argv: list[str]) -> list[str]:
     return new + rest
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = _upgrade(list(sys.argv[1:] if argv is None else argv))
+def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``run ... -- COMMAND ARGS``: what follows the first ``--`` is the
+    command's, never nairrcore's options."""
+    if argv[:1] == ["run"] and "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1:]
+    return argv, []
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; ``run``'s command after ``--`` in ``command_args``."""
+    argv, command_args = _split_command(_upgrade(list(argv)))
     args = build_parser().parse_args(argv)
+    args.command_args = command_args
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except (ConfigError, DataError) as exc:

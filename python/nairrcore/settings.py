@@ -27,6 +27,24 @@ RESERVED_ENV = {"RUN_DIR", "PLATFORM", "NOTEBOOK", "OUTPUTS", "CACHE", "PLATFORM
                 "REQUIRE_SLURM", "FUZZ_SECONDS", "GPU_PART_MB", "GPU_PYTHON"}
 
 
+PARAMETER_TYPES = (str, int, float, bool, type(None), list, tuple)
+_ABSENT = object()
+
+
+def literal(text: str):
+    """A parameter given on a command line as papermill reads ``-p``: True,
+    False and None by name, then int, then float, else the string itself."""
+    named = {"True": True, "False": False, "None": None}
+    if text in named:
+        return named[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def setting(default: Any, unit: str = "", doc: str = "") -> Any:
     """A settings field with its unit ("" where it has none) and a one-line description."""
     kwargs = {"default_factory": lambda: default} if isinstance(default, (list, dict)) else {"default": default}
@@ -51,10 +69,14 @@ class Settings:
                 raise ConfigError(f"{source}{name!r} is not a {cls.__name__} setting{hint}")
 
     @classmethod
-    def from_env(cls, defaults: dict | None = None, environ: dict | None = None, **overrides):
+    def from_env(cls, defaults: dict | None = None, environ: dict | None = None, namespace: dict | None = None,
+                 **overrides):
         """The dataclass defaults, then ``defaults`` (e.g. a notebook's small
-        configuration), then ``NAIRRCORE_<FIELD>`` variables, then ``overrides``.
-        A ``NAIRRCORE_`` variable that names no setting is an error too."""
+        configuration), then ``NAIRRCORE_<FIELD>`` variables, then the
+        notebook parameters in ``namespace`` (a notebook's ``globals()``: the
+        names papermill or ``nairrcore run --param`` set in the cell they add
+        after the parameters cell), then ``overrides``. A ``NAIRRCORE_``
+        variable that names no setting is an error too."""
         environ = os.environ if environ is None else environ
         values = dict(defaults or {})
         cls.check_names(values, "defaults: ")
@@ -67,9 +89,24 @@ class Settings:
                 values[fields[name].name] = _parse(fields[name], raw)
             elif name not in RESERVED_ENV:
                 cls.check_names([name.lower()], f"{key}: ")
+        values.update(cls._injected(namespace or {}))
         cls.check_names(overrides, "")
         values.update(overrides)
         return cls(**values).validated()
+
+    @classmethod
+    def _injected(cls, namespace: dict) -> dict:
+        """The settings among a notebook's global names: plain values only
+        (what an injected parameters cell can hold), so an object a later cell
+        bound to a setting's name (``data``, ``model``) is not taken for one.
+        A string is parsed as its NAIRRCORE_<FIELD> variable would be."""
+        out = {}
+        for f in dataclasses.fields(cls):
+            value = namespace.get(f.name, _ABSENT)
+            if value is _ABSENT or not isinstance(value, PARAMETER_TYPES):
+                continue
+            out[f.name] = _parse(f, value) if isinstance(value, str) else value
+        return out
 
     def validated(self):
         return self

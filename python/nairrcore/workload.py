@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 import torch
 
-from nairrcore.errors import ConfigError
+from nairrcore.errors import ConfigError, DataError
 from nairrcore.settings import Settings
+from nairrcore.training.metrics import is_number
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,12 @@ class Workload(abc.ABC):
     settings: type[Settings]
     headline: Metric
 
-    def config(self, defaults: dict | None = None, environ: dict | None = None, **overrides) -> Settings:
-        """Settings from the class defaults, ``defaults``, NAIRRCORE_<FIELD> variables and ``overrides``."""
-        return self.settings.from_env(defaults, environ, **overrides)
+    def config(self, defaults: dict | None = None, environ: dict | None = None, namespace: dict | None = None,
+               **overrides) -> Settings:
+        """Settings from the class defaults, ``defaults``, NAIRRCORE_<FIELD>
+        variables, a notebook's injected parameters (``namespace=globals()``)
+        and ``overrides``."""
+        return self.settings.from_env(defaults, environ, namespace, **overrides)
 
     @abc.abstractmethod
     def load_data(self, config: Settings) -> Any:
@@ -82,9 +86,16 @@ class Workload(abc.ABC):
         """The headline metric's value within ``evaluate``'s result."""
 
     def test_metrics(self, trainer: Trainer, data: Any) -> dict:
-        """``evaluate(data.test)`` with the headline added: what test_metrics.json holds."""
+        """``evaluate(data.test)`` with the headline added: what test_metrics.json
+        holds. A test split whose headline is undefined (no rows) is a
+        DataError: the run's score would be over nothing."""
         metrics = trainer.evaluate(data.test)
-        metrics["headline"] = {"name": self.headline.name, "value": self.headline_value(metrics),
+        value = self.headline_value(metrics)
+        if not is_number(value):
+            raise DataError(f"{self.name}: test split: {metrics.get('note') or 'the headline metric is undefined'}; "
+                            f"{self.headline.name} is {value!r}, so the run has no score (choose data or a split "
+                            "that leaves test rows)")
+        metrics["headline"] = {"name": self.headline.name, "value": value,
                                "lower_is_better": self.headline.lower_is_better}
         return metrics
 

@@ -1,7 +1,7 @@
 #!/bin/bash
-# HTCondor job wrapper: runs one notebook headless inside the nairrcore
+# HTCondor job wrapper: runs one notebook or script headless inside the nairrcore
 # container and leaves its evidence in outputs/, which HTCondor transfers back.
-#   arguments = NOTEBOOK PLATFORM [KEY=VALUE ...]
+#   arguments = NOTEBOOK|SCRIPT PLATFORM [KEY=VALUE ...]
 set -uo pipefail
 notebook=$1
 platform=$2

@@ -1,5 +1,11 @@
-#include <thread>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <thread>
+#include <vector>
+
+#include "telemetry/host_stats.h"
 #include "telemetry/sampler.h"
 #include "test_support.h"
 
@@ -23,4 +29,46 @@ TEST_CASE("sampler records host rows with phases; GPU readings absent without a 
     CHECK(rows.back().gpus.empty());
   }
   CHECK(s.stop().size() == rows.size());  // stopping twice adds nothing
+}
+
+namespace {
+// A child that spins until killed, sharing ``held`` (resident) with its parent;
+// it allocates nothing, as a child forked from a threaded process should not.
+pid_t spinning_child(const std::vector<char>& held) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    volatile unsigned long x = held[held.size() / 2];
+    for (;;) x = x * 3 + 1;
+  }
+  return pid;
+}
+}  // namespace
+
+TEST_CASE("a watched process tree: its descendants' CPU time and RSS are summed, and a gone pid reads empty",
+          "[telemetry]") {
+  const pid_t parent = getpid();
+  const std::vector<char> held(64 << 20, 1);
+  const TreeStats before = read_tree_stats(parent);
+  REQUIRE(before.processes >= 1);
+  const pid_t child = spinning_child(held);
+  REQUIRE(child > 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const TreeStats during = read_tree_stats(parent);
+  const TreeStats alone = read_tree_stats(child);
+  CHECK(during.processes == before.processes + 1);
+  CHECK(alone.processes == 1);
+  CHECK(alone.rss_bytes >= (64 << 20));
+  CHECK(during.rss_bytes >= before.rss_bytes + (64 << 20));  // shared pages count in each process
+  CHECK(alone.cpu_sec > 0.1);  // it spun for 0.4 s on a core of its own, or near it
+  Sampler s(0.05, child);
+  s.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  auto rows = s.stop();
+  REQUIRE(rows.size() >= 3);
+  CHECK(rows.front().cpu_percent > 20.0);
+  CHECK(rows.front().rss_bytes >= (64 << 20));
+  CHECK(rows.back().rss_bytes == 0);  // the pid is gone
+  CHECK(read_tree_stats(child).processes == 0);
 }

@@ -1,6 +1,8 @@
 """Runs of the notebook workflow nairrcore replaces, read as they are
 (tests/fixtures/legacy_runs: a CPU baseline, an H100 run whose benchmark row
-names the wrong platform, an A100 run on other cities)."""
+names the wrong platform, an A100 run on other cities, a T4 run under a
+platform name without a profile, and a V100 run with the published runs'
+0-byte files)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ LEGACY = REPO / "tests" / "fixtures" / "legacy_runs" / "runs"
 
 def test_legacy_runs_are_read_with_their_platform_configuration_and_limitations():
     runs = {r.platform: r for r in find_runs([LEGACY])}
-    assert sorted(runs) == ["anvil", "delta", "jetstream2"]
+    assert sorted(runs) == ["anvil", "aws", "bridges2", "delta", "jetstream2"]
     anvil = runs["anvil"]
     assert anvil.legacy and anvil.device == "cuda" and anvil.hardware == "NVIDIA H100 80GB HBM3"
     assert anvil.hyperparameters["cities"] == 25 and anvil.hyperparameters["windows"] == (7,)

@@ -56,7 +56,7 @@ def test_run_writes_complete_evidence_and_a_closing_block(weather_dir, tmp_path)
     summary = json.loads((run_dir / "run_summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs"] == 2
     meta = json.loads((run_dir / "run_metadata.json").read_text())
-    assert meta["parameters"]["cities"] == "2" and meta["config"]["config"]["width"] == 32
+    assert meta["parameters"]["cities"] == 2 and meta["config"]["config"]["width"] == 32
     assert meta["machine"]["cpu_model"] and meta["device"] == "cpu"
     assert len(meta["config"]["dataset"]["sha256"]) == 64
     metrics = json.loads((run_dir / "test_metrics.json").read_text())

@@ -256,7 +256,8 @@ def test_the_validator_reports_broken_files_as_lines_and_never_raises(tmp_path):
 
 def test_a_cpu_run_under_a_gpu_platform_name_is_reported_as_cpu(weather_dir, tmp_path):
     """`--platform delta` on a CPU machine: compare shows the recorded CPU, no
-    GPU-hour cost and no speedup, and says why; plan refuses to price it."""
+    GPU-hour cost and no speedup, and says why; plan prices the laptop and
+    leaves delta out, saying why (with --strict, that is an error)."""
     for platform in ("laptop", "delta"):
         cmd = [*NAIRRCORE, "train", "forecasting", "--quiet", "--outputs", str(tmp_path / "runs"), "--platform",
                platform, *TRAIN, "--param", f"data={weather_dir}", "--param", "epochs=1"]
@@ -272,12 +273,15 @@ def test_a_cpu_run_under_a_gpu_platform_name_is_reported_as_cpu(weather_dir, tmp
     assert "recorded on the CPU, but platform 'delta' is a A100 GPU platform" in delta["note"]
     text = (tmp_path / "report" / "comparison.md").read_text()
     assert "| delta | 1 | CPU" in text and "recorded on the CPU" in text
-    plan = subprocess.run([*NAIRRCORE, "report", "plan", str(tmp_path / "runs"), "--campaign-runs", "2",
-                           "--campaign-epochs", "3"], capture_output=True, text=True, timeout=120)
-    assert plan.returncode == 2 and "cannot price that platform" in plan.stderr
+    cmd = [*NAIRRCORE, "report", "plan", str(tmp_path / "runs"), "--campaign-runs", "2", "--campaign-epochs", "3"]
+    plan = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert plan.returncode == 0 and "| forecasting | laptop |" in plan.stdout and "| forecasting | delta |" not in plan.stdout
+    assert "delta runs cannot price that platform" in plan.stderr
+    strict = subprocess.run([*cmd, "--strict"], capture_output=True, text=True, timeout=120)
+    assert strict.returncode == 2 and "cannot price that platform" in strict.stderr
 
 
 def test_every_error_class_is_listed_in_the_errors_page():
     page = (REPO / "docs" / "ERRORS.md").read_text()
-    for name in ("DataError", "ConfigError", "DistError", "TrainingDiverged", "Preempted", "NotebookFailed"):
+    for name in ("DataError", "ConfigError", "DistError", "TrainingDiverged", "Preempted", "RunFailed"):
         assert f"`{name}`" in page, name

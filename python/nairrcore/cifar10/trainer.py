@@ -15,6 +15,7 @@ from nairrcore.files import save_torch
 from nairrcore.loaders import augment_spec
 from nairrcore.settings import core_fields, enable_tf32
 from nairrcore.training.fit import run_fit
+from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]
 FIT_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "bias_lr", "bias_weight_decay", "momentum", "nesterov",
@@ -89,10 +90,11 @@ class Trainer:
         per-class accuracy, confusion matrix and the predicted classes."""
         m = self._impl.evaluate(split.images, split.labels)
         confusion = m["confusion"]
-        per_class = (confusion.diag().double() / confusion.sum(1).clamp_min(1).double()).tolist()
-        return {"samples": m["samples"], "accuracy": m["accuracy"], "loss": m["loss"],
-                "per_class_accuracy": dict(zip(CLASSES, per_class)), "confusion": confusion.tolist(),
-                "predicted": m["predicted"].tolist()}
+        per_class = (confusion.diag().double() / confusion.sum(1).double()).tolist()  # no image: NaN, never 0
+        out = {"samples": m["samples"], "accuracy": m["accuracy"], "loss": m["loss"],
+               "per_class_accuracy": dict(zip(CLASSES, per_class)), "confusion": confusion.tolist(),
+               "predicted": m["predicted"].tolist()}
+        return with_empty_note(out, m["samples"], "images")
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities, float32 [N, 10]."""

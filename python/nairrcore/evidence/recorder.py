@@ -27,8 +27,8 @@ import torch
 from nairrcore._native import core as _core
 from nairrcore.evidence.environment import git_state, machine, scheduler_job_id, snapshot
 from nairrcore.evidence.run_readme import write_readme
-from nairrcore.evidence.telemetry import (COLUMNS as TELEMETRY_COLUMNS, Sampler, mean_train_gpu_util, peak_gpu_mem,
-                                         train_gpu_util_samples)
+from nairrcore.evidence.telemetry import (COLUMNS as TELEMETRY_COLUMNS, Sampler, gpu_energy, mean_train_gpu_util,
+                                         peak_gpu_mem, train_gpu_util_samples)
 from nairrcore.files import write_csv, write_json, write_manifest
 from nairrcore.platforms import check_platform
 from nairrcore.workload import headline
@@ -162,7 +162,7 @@ class RunRecorder:
         telemetry = self._sampler.stop()
         write_csv(self.run_dir / "telemetry.csv", TELEMETRY_COLUMNS, telemetry)
         train_sec = sum(e["train_sec"] for e in self.epochs)
-        samples = sum(e.get("train_samples", 0) for e in self.epochs)
+        samples = sum(e.get("train_samples") or 0 for e in self.epochs)
         gpu_mem = peak_gpu_mem(telemetry)
         if torch.cuda.is_initialized():
             gpu_mem = max(gpu_mem or 0, torch.cuda.max_memory_reserved())
@@ -176,7 +176,7 @@ class RunRecorder:
             "validation_sec": sum(e["val_sec"] for e in self.epochs),
             "data_prep_sec": self.phases.get("data_prep"),
             "time_to_first_batch_sec": self._first_step_sec,
-            "data_wait_sec": sum(e.get("data_wait_sec", 0.0) for e in self.epochs),
+            "data_wait_sec": sum(e.get("data_wait_sec") or 0.0 for e in self.epochs),
             "epochs": len(self.epochs),
             "mean_train_sec_per_epoch": train_sec / len(self.epochs) if self.epochs else None,
             "train_samples_per_sec": samples / train_sec if train_sec else None,
@@ -185,6 +185,7 @@ class RunRecorder:
             "mean_gpu_util_train_percent": mean_train_gpu_util(telemetry),
             "gpu_util_train_samples": len(train_gpu_util_samples(telemetry)),
             "gpu_telemetry": self._sampler.gpu,
+            "energy": gpu_energy(telemetry, self._sampler.gpu),
             "phases_sec": self.phases,
         }
         if error is not None:
@@ -213,9 +214,11 @@ class RunRecorder:
 
 
 def write_metadata(run_dir: Path, *, workload: str, platform: str, status: str, config: dict, started: float,
-                   parameters: dict, notebook: str | None = None) -> dict:
+                   parameters: dict, notebook: str | None = None, code: dict | None = None,
+                   inputs: list[dict] | None = None) -> dict:
     """run_metadata.json and env/: what ran, where, with which versions and
-    settings (``config``: the run_config.json contents)."""
+    settings (``config``: the run_config.json contents; ``code`` and
+    ``inputs``: a plain run's fingerprint)."""
     facts = snapshot(run_dir / "env")
     cuda = torch.cuda.is_available()
     settings = config.get("config") or {}
@@ -248,6 +251,8 @@ def write_metadata(run_dir: Path, *, workload: str, platform: str, status: str, 
         "dataset": config.get("dataset"),
         "config": config,
     }
+    if code is not None:
+        meta.update(code={**code, "path": notebook}, inputs=inputs or None)
     write_json(run_dir / "run_metadata.json", meta)
     return meta
 

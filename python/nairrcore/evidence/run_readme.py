@@ -19,6 +19,9 @@ FILES = [
     ("telemetry.csv", "about once a second: GPU utilisation, memory and power (NVML), host CPU and RSS, "
                       "with the phase (data_prep, train_epoch_N, validation_epoch_N, test, idle)"),
     ("benchmark_row.csv", "one row in the published benchmark layout"),
+    ("steps.csv", "per cell of the notebook (or the one command): start, end, seconds, status, timed by the runner"),
+    ("process_telemetry.csv", "the runner's samples of the kernel's process tree and the GPUs, as telemetry.csv"),
+    ("command_output.txt", "everything the command printed"),
     ("env/", "pip freeze, system facts (CPU model and ISA, memory, OS), nvidia-smi -q or why it is absent"),
     ("MANIFEST.sha256", "the sha256 of every file here (`sha256sum -c MANIFEST.sha256`)"),
 ]
@@ -41,11 +44,26 @@ def _gpu_util(summary: dict) -> str:
     return f"– (training too short: {n} sample(s), 3 needed)" if n is not None else "–"
 
 
+def _plain_table(summary: dict) -> list[str]:
+    energy = summary.get("energy") or {}
+    util = summary.get("mean_gpu_util_percent")
+    return ["This code did not record itself: nairrcore ran it and watched its processes from outside.", "",
+            "| measure | value |", "|---|---|",
+            f"| steps (cells, or the command) | {summary.get('steps')} |",
+            f"| wall time | {_fmt(summary.get('wall_sec'), ' s')} |",
+            f"| peak RSS of its processes | {_fmt(summary.get('peak_host_rss_bytes'), ' B')} |",
+            f"| mean GPU utilisation over the run | {_fmt(util, ' %') if util is not None else _gpu_util(summary)} |",
+            f"| GPU energy | {_fmt(energy.get('gpu_kwh'), ' kWh') if energy.get('gpu_j') is not None else '– (' + str(energy.get('reason')) + ')'} |",
+            ""]
+
+
 def write_readme(run_dir: Path, summary: dict, metrics: dict) -> Path:
     h = headline(metrics)
     lines = [f"# {summary['workload']} on {summary['platform']}: {run_dir.name}", "",
              f"Status: **{summary['status']}**" + (f" ({summary['error']})" if summary.get("error") else ""), ""]
-    if summary["status"] == "completed":
+    if summary["status"] == "completed" and summary.get("kind") == "plain":
+        lines += _plain_table(summary)
+    elif summary["status"] == "completed":
         lines += [
             "| measure | value |", "|---|---|",
             f"| epochs | {summary['epochs']} |",

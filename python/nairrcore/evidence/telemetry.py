@@ -1,22 +1,30 @@
 """Telemetry rows from the C++ sampler thread (NVML through dlopen, host CPU
-and RSS), about once a second, with the current phase marker."""
+and RSS of this process or of a watched process tree), about once a second,
+with the current phase marker, and what they add up to: mean GPU
+utilisation and the GPUs' energy over a window."""
 
 from __future__ import annotations
 
 from nairrcore._native import core as _core
 
 COLUMNS = ["time_unix", "elapsed_sec", "phase", "cpu_percent", "rss_bytes", "gpu_index", "gpu_util_percent",
-           "gpu_mem_bytes", "gpu_power_w"]
+           "gpu_mem_bytes", "gpu_power_w", "gpu_energy_j"]
 TRAIN_PHASE_PREFIX = "train_epoch_"
 
 
 class Sampler:
-    def __init__(self, interval: float = 1.0) -> None:
-        self._impl = _core.TelemetrySampler(interval)
+    """``pid`` 0: this process; else that process and its descendants, summed."""
+
+    def __init__(self, interval: float = 1.0, pid: int = 0) -> None:
+        self._impl = _core.TelemetrySampler(interval, pid)
 
     def start(self) -> "Sampler":
         self._impl.start()
         return self
+
+    def sample_now(self) -> None:
+        """One row now, besides the periodic ones."""
+        self._impl.sample_now()
 
     @property
     def phase(self) -> str:
@@ -41,10 +49,12 @@ class Sampler:
             base["elapsed_sec"] = round(base["elapsed_sec"], 3)
             base["cpu_percent"] = round(s["cpu_percent"], 1)
             if not s["gpus"]:
-                rows.append({**base, "gpu_index": "", "gpu_util_percent": "", "gpu_mem_bytes": "", "gpu_power_w": ""})
+                rows.append({**base, "gpu_index": "", "gpu_util_percent": "", "gpu_mem_bytes": "", "gpu_power_w": "",
+                             "gpu_energy_j": ""})
             for g in s["gpus"]:
                 rows.append({**base, "gpu_index": g["index"], "gpu_util_percent": _blank(g["util_percent"]),
-                             "gpu_mem_bytes": _blank(g["mem_used_bytes"]), "gpu_power_w": _blank(g["power_w"])})
+                             "gpu_mem_bytes": _blank(g["mem_used_bytes"]), "gpu_power_w": _blank(g["power_w"]),
+                             "gpu_energy_j": _blank(g["energy_j"])})
         return rows
 
 
@@ -103,3 +113,33 @@ def mean_train_gpu_util(rows: list[dict]) -> float | None:
 def peak_gpu_mem(rows: list[dict]) -> int | None:
     values = [int(float(r["gpu_mem_bytes"])) for r in rows if r.get("gpu_mem_bytes") not in ("", None)]
     return max(values) if values else None
+
+
+def mean_gpu_util(rows: list[dict]) -> tuple[float | None, int]:
+    """(mean GPU utilisation over every sample and GPU, or None with fewer
+    than MIN_UTIL_SAMPLES samples; the number of samples): a whole run's,
+    where no training window is known."""
+    values = [float(r["gpu_util_percent"]) for r in rows if r.get("gpu_util_percent") not in ("", None)]
+    return (sum(values) / len(values) if len(values) >= MIN_UTIL_SAMPLES else None), len(values)
+
+
+def gpu_energy(rows: list[dict], gpu: dict) -> dict:
+    """The GPUs' energy over the sampled window, from each board's energy
+    counter (its difference between the first and last sample, not power
+    times time): per GPU and in total, in joules and kWh, with the window's
+    length; or the reason there is none, never a zero."""
+    if not gpu.get("available"):
+        return {"gpu_j": None, "reason": f"no GPU telemetry: {gpu.get('reason', 'unknown')}"}
+    per_gpu: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        if r.get("gpu_energy_j") not in ("", None) and r.get("gpu_index") not in ("", None):
+            per_gpu.setdefault(str(r["gpu_index"]), []).append((float(r["elapsed_sec"]), float(r["gpu_energy_j"])))
+    if not per_gpu:
+        return {"gpu_j": None, "reason": "the GPU or driver offers no energy counter (NVML needs Volta or newer)"}
+    if any(len(v) < 2 for v in per_gpu.values()):
+        return {"gpu_j": None, "reason": "fewer than two energy readings: the run was shorter than the sampling"}
+    joules = {k: max(0.0, v[-1][1] - v[0][1]) for k, v in per_gpu.items()}
+    window = max(v[-1][0] - v[0][0] for v in per_gpu.values())
+    total = sum(joules.values())
+    return {"gpu_j": total, "gpu_kwh": total / 3.6e6, "per_gpu_j": joules, "window_sec": window,
+            "source": "NVML total energy counter, difference over the window (telemetry.csv)"}

@@ -16,6 +16,9 @@ SCHEMA_DIR = Path(__file__).with_name("schema")
 SCHEMA_VERSIONS = (1, 2)
 REQUIRED_FILES = ["run_summary.json", "run_metadata.json", "epoch_timing.csv", "test_metrics.json", "telemetry.csv",
                   "MANIFEST.sha256", "env/pip_freeze.txt", "env/system.json", "env/nvidia_smi.txt"]
+# A plain run (code watched from outside) has steps instead of epochs, and metrics only if it tracked them.
+PLAIN_REQUIRED_FILES = ["run_summary.json", "run_metadata.json", "steps.csv", "telemetry.csv", "MANIFEST.sha256",
+                        "env/pip_freeze.txt", "env/system.json", "env/nvidia_smi.txt"]
 FINISHED = ("completed", "failed", "interrupted")
 
 
@@ -85,7 +88,9 @@ def validate_run(run_dir: str | Path) -> list[str]:
         problems.append("run_summary.json: status is 'running': the run never finished (killed, or still going); "
                         "its numbers are not evidence")
     completed = status == "completed"
-    required = REQUIRED_FILES if completed else ["run_summary.json", "run_metadata.json", "MANIFEST.sha256"]
+    plain = summary.get("kind") == "plain"
+    required = (PLAIN_REQUIRED_FILES if plain else REQUIRED_FILES) if completed else \
+        ["run_summary.json", "run_metadata.json", "MANIFEST.sha256"]
     if status == "running":
         required = ["run_summary.json"]
     problems += [f"{run_dir / name}: missing" for name in required if not (run_dir / name).is_file()]
@@ -101,14 +106,30 @@ def validate_run(run_dir: str | Path) -> list[str]:
             except (UnicodeDecodeError, csv.Error) as exc:
                 problems.append(f"{name}: unreadable ({exc})")
                 continue
-            if completed and not rows:
+            if completed and not rows and not (plain and name == "epoch_timing.csv"):
                 problems.append(f"{name}: no rows")
             row_schema = schema(sch, version)
             for i, row in enumerate(rows):
                 problems += _errors(row, row_schema, f"{name} row {i + 1}")
+    if plain and completed and (run_dir / "steps.csv").is_file():
+        problems += _check_steps(run_dir / "steps.csv")
     if (run_dir / "MANIFEST.sha256").is_file():
         problems += _check_manifest(run_dir)
     return problems
+
+
+def _check_steps(path: Path) -> list[str]:
+    """A completed plain run timed at least one step, each completed with a duration."""
+    try:
+        rows = read_csv_rows(path)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        return [f"steps.csv: unreadable ({exc})"]
+    if not rows:
+        return ["steps.csv: no rows"]
+    return [f"steps.csv row {i + 1}: step {r.get('step')} is {r.get('status')!r} with duration "
+            f"{r.get('duration_sec')!r} in a completed run"
+            for i, r in enumerate(rows) if r.get("status") != "completed"
+            or not isinstance(r.get("duration_sec"), (int, float)) or r["duration_sec"] < 0]
 
 
 def _check_manifest(run_dir: Path) -> list[str]:

@@ -14,6 +14,7 @@ from nairrcore.files import save_torch
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.settings import core_fields, enable_tf32
 from nairrcore.training.fit import run_fit
+from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]
 
@@ -120,8 +121,8 @@ class Trainer:
             row.update({f"mae_{t}": float(m.city_mae[i, k]) for k, t in enumerate(targets)})
             row.update({f"rmse_{t}": float(m.city_rmse[i, k]) for k, t in enumerate(targets)})
             per_city.append(row)
-        return {"rows": m.rows, "mae": dict(zip(targets, m.mae)), "rmse": dict(zip(targets, m.rmse)),
-                "per_city": per_city, "cities_without_rows": missing}
+        return with_empty_note({"rows": m.rows, "mae": dict(zip(targets, m.mae)), "rmse": dict(zip(targets, m.rmse)),
+                                "per_city": per_city, "cities_without_rows": missing}, m.rows, "rows")
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self._ensure().state_dict())

@@ -100,8 +100,17 @@ def slurm_script(spec: JobSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sandbox_code(spec: JobSpec) -> tuple[str, list[str]]:
+    """(how the job names the notebook or script, what to transfer): code
+    outside notebooks/ travels by itself and lands in the job's top folder."""
+    if Path(spec.notebook).parts[:1] == ("notebooks",) or spec.train:
+        return spec.notebook, ["notebooks", "scripts/htcondor"]
+    return Path(spec.notebook).name, [spec.notebook, "scripts/htcondor"]
+
+
 def htcondor_submit(spec: JobSpec) -> str:
     profile = _profile(spec)
+    code, transfer = _sandbox_code(spec)
     gpus = profile.get("gpus", 1) if spec.gpus is None else spec.gpus
     params = " ".join(spec.params)
     if spec.nodes > 1:
@@ -117,11 +126,10 @@ def htcondor_submit(spec: JobSpec) -> str:
         f"container_image = {spec.container_image}",
         "executable = scripts/htcondor/run_ddp.sh" if spec.train else "executable = scripts/htcondor/run_notebook.sh",
         (f"arguments = {spec.train} {spec.tasks_per_node} {params}".rstrip() if spec.train
-         else f"arguments = {spec.notebook} {spec.platform} $(params)" if spec.array
-         else f"arguments = {spec.notebook} {spec.platform} {params}".rstrip()),
-        f"transfer_input_files = {spec.container_image}, notebooks, scripts/htcondor"
-        if not spec.container_image.startswith(("docker://", "osdf://"))
-        else "transfer_input_files = notebooks, scripts/htcondor",
+         else f"arguments = {code} {spec.platform} $(params)" if spec.array
+         else f"arguments = {code} {spec.platform} {params}".rstrip()),
+        "transfer_input_files = " + ", ".join(
+            ([] if spec.container_image.startswith(("docker://", "osdf://")) else [spec.container_image]) + transfer),
         "should_transfer_files = YES",
         "when_to_transfer_output = ON_EXIT_OR_EVICT",
         "transfer_output_files = outputs",

@@ -11,10 +11,12 @@ import random
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.execute import parse_params, run_notebook
+from nairrcore.execute import command_line, parse_params, run_command, run_notebook
 from nairrcore.files import save_figure, write_csv, write_text
 from nairrcore.jobs.scheduler import JobSpec, render
-from nairrcore.reports.compare import find_runs
+from nairrcore.reports.collect import find_runs
+from nairrcore.reports.runs import check_strict, completed
+from nairrcore.training.metrics import is_number
 from nairrcore.workload import headline
 
 
@@ -90,20 +92,28 @@ def write_sweep(points: list[dict[str, str]], notebook: str, platform: str, out_
 
 def run_local(points: list[dict[str, str]], notebook: str, platform: str, out: str | Path,
               fixed: list[str] = ()) -> list[Path]:
-    """Every point in turn on this machine (each a normal run folder)."""
+    """Every point in turn on this machine (each a normal run folder); a
+    script gets each point as ``--key=value`` arguments."""
     base = parse_params(list(fixed))
+    if not notebook.endswith(".ipynb"):
+        runs = []
+        for p in points:
+            argv, name, code = command_line(notebook, [], {**base, **p})
+            runs.append(run_command(argv, name, platform, out, code=code, parameters={**base, **p}, echo=False))
+        return runs
     return [run_notebook(notebook, platform=platform, params={**base, **p}, out=out, quiet=True) for p in points]
 
 
 def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, metric: str | None = None,
-              lower_is_better: bool | None = None) -> list[dict]:
+              lower_is_better: bool | None = None, left_out: list[str] | None = None,
+              strict: bool = False) -> list[dict]:
     """Runs ranked by their headline test metric (best first), or by the
     top-level ``metric`` of test_metrics.json (lower is better unless
     ``lower_is_better`` says otherwise), with the swept parameters (those that
     differ between runs), and a plot of the metric against each of them."""
-    runs = [r for r in find_runs(run_paths) if r.summary.get("status") == "completed"]
-    if not runs:
-        raise ConfigError("sweep summary: no completed runs")
+    skipped: list[str] = []
+    runs, notes = completed(find_runs(run_paths, skipped), skipped)
+    check_strict(strict, notes)
     params = [r.metadata.get("parameters", {}) for r in runs]
     swept = sorted(k for k in {k for p in params for k in p} if len({p.get(k) for p in params}) > 1)
     rows, lower = [], lower_is_better
@@ -111,6 +121,7 @@ def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, me
         h = headline(r.metrics)
         if metric is None or (h is not None and metric == h[0]):
             if h is None:
+                notes.append(f"{r.path}: no headline metric in test_metrics.json; not ranked")
                 continue
             name, value = h[0], h[1]
             lower = h[2] if lower_is_better is None else lower_is_better
@@ -119,8 +130,15 @@ def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, me
             if not isinstance(value, (int, float)):
                 raise ConfigError(f"sweep summary: {r.path / 'test_metrics.json'} has no number {metric!r}")
             name = metric
+        if not is_number(value):
+            notes.append(f"{r.path}: {name} is {value!r} (undefined: computed over nothing); not ranked")
+            continue
         rows.append({"run": r.path.name, "metric": name, "value": value, "wall_sec": r.summary.get("wall_sec"),
                      **{k: p.get(k) for k in swept}})
+    if left_out is not None:
+        left_out += notes
+    if not rows:
+        raise ConfigError("sweep summary: no run has a headline metric to rank:\n  " + "\n  ".join(notes))
     if lower is None:
         lower = True
     rows.sort(key=lambda row: row["value"] if lower else -row["value"])
@@ -136,6 +154,8 @@ def summarize(run_paths: list[str | Path], out_dir: str | Path | None = None, me
         best = rows[0]
         lines += ["", f"Best: {best['run']} ({', '.join(f'{k}={best[k]}' for k in swept)}): "
                       f"{best['metric']} {best['value']:.4g}"]
+        if notes:
+            lines += ["", "Left out:", *[f"- {n}" for n in notes]]
         write_text(out / "sweep.md", "\n".join(lines) + "\n")
         write_text(out / "best.json", json.dumps(best, indent=2, default=str) + "\n")
         _plot(rows, swept, out)

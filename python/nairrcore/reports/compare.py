@@ -13,7 +13,9 @@ from nairrcore.errors import ConfigError
 from nairrcore.files import save_figure, write_csv, write_text
 from nairrcore.platforms import load_platforms, run_cost
 from nairrcore.reports.collect import find_runs
-from nairrcore.reports.runs import Run, completed, hardware_contradiction, load_run
+from nairrcore.reports.runs import (Run, check_strict, completed, hardware_contradiction, load_run,
+                                    plain_differences)
+from nairrcore.training.metrics import is_number
 from nairrcore.workload import headline, headline_reference
 
 COLUMNS = ["workload", "platform", "runs", "hardware", "epoch_sec", "epoch_sec_spread", "total_sec",
@@ -23,7 +25,8 @@ COLUMNS = ["workload", "platform", "runs", "hardware", "epoch_sec", "epoch_sec_s
 
 
 def _median(values):
-    values = [v for v in values if v is not None]
+    """The median of the numbers among ``values`` (None and NaN, undefined values, left out)."""
+    values = [v for v in values if v is not None and v == v]
     return statistics.median(values) if values else None
 
 
@@ -39,6 +42,10 @@ def _comparable(run: Run, base: Run, profile: dict) -> str:
     contradiction = hardware_contradiction(run, profile)
     if contradiction:
         return contradiction
+    if run.plain or base.plain:
+        if run.plain != base.plain:
+            return "a plain run and a run of a workload are not the same work"
+        return "; ".join(plain_differences(run, base))
     if not run.legacy and run.fingerprint != base.fingerprint:
         return "dataset fingerprint differs from the baseline's"
     a, b = run.hyperparameters, base.hyperparameters
@@ -47,11 +54,14 @@ def _comparable(run: Run, base: Run, profile: dict) -> str:
 
 
 def compare(run_paths: list[str | Path], baseline: str, out_dir: str | Path | None = None,
-            platforms_file: str | Path | None = None, plots: bool = True) -> list[dict]:
+            platforms_file: str | Path | None = None, plots: bool = True, strict: bool = False) -> list[dict]:
     """One row per workload and platform (median over its runs, spread as
     min-max). ``baseline`` is a platform name among the runs or a run
-    folder. Runs that did not complete are left out, each with a note."""
-    runs = find_runs(run_paths)
+    folder. Folders that cannot be read, unreadable files within a run and
+    runs that did not complete are left out, each with a note (``strict``:
+    a ConfigError instead)."""
+    skipped: list[str] = []
+    runs = find_runs(run_paths, skipped)
     profiles = load_platforms(platforms_file)
     if Path(baseline).is_dir():
         base_run = load_run(baseline)
@@ -60,7 +70,8 @@ def compare(run_paths: list[str | Path], baseline: str, out_dir: str | Path | No
             runs.append(base_run)
     else:
         base_platform = baseline
-    runs, left_out = completed(runs)
+    runs, left_out = completed(runs, skipped)
+    check_strict(strict, left_out)
     # Runs of the legacy workflow are grouped, and compared, only among themselves.
     by_kind: dict[tuple[str, bool], dict[str, list[Run]]] = {}
     for r in runs:
@@ -75,15 +86,59 @@ def compare(run_paths: list[str | Path], baseline: str, out_dir: str | Path | No
     groups: dict[str, list[Run]] = {}
     for r in runs:
         groups.setdefault(f"{r.workload}/{r.platform}" + (" (legacy)" if r.legacy else ""), []).append(r)
+    steps = step_times(by_kind)
     if out_dir is not None:
         out = Path(out_dir)
         write_csv(out / "comparison.csv", COLUMNS, [_flat(r) for r in rows])
-        write_text(out / "comparison.md", markdown(rows, base_platform, profiles, left_out))
+        if steps:
+            write_csv(out / "time_per_step.csv", STEP_COLUMNS, steps)
+        write_text(out / "comparison.md", markdown(rows, base_platform, profiles, left_out) + step_markdown(steps))
         if plots:
             _plots(rows, groups, out)
     for row in rows:
         row["left_out"] = left_out
     return rows
+
+
+STEP_COLUMNS = ["workload", "step", "label", "platform", "runs", "median_sec"]
+
+
+def step_times(by_kind: dict[tuple[str, bool], dict[str, list[Run]]]) -> list[dict]:
+    """Plain runs' time per step (a notebook's cells): the median over each platform's runs."""
+    out = []
+    for (workload, _), groups in sorted(by_kind.items()):
+        for platform, members in sorted(groups.items()):
+            timed: dict[int, list] = {}
+            for r in members:
+                for st in r.steps if r.plain else []:
+                    if st.get("duration_sec") is not None:
+                        timed.setdefault(int(st["step"]), []).append(st)
+            for step, items in sorted(timed.items()):
+                out.append({"workload": workload, "step": step, "label": items[0].get("label") or "",
+                            "platform": platform, "runs": len(items),
+                            "median_sec": _median(float(i["duration_sec"]) for i in items)})
+    return out
+
+
+def step_markdown(steps: list[dict]) -> str:
+    """One table per plain workload: a row per step, a column per platform."""
+    lines = []
+    for workload in sorted({s["workload"] for s in steps}):
+        mine = [s for s in steps if s["workload"] == workload]
+        platforms = sorted({s["platform"] for s in mine})
+        cells = {(s["step"], s["platform"]): s["median_sec"] for s in mine}
+        labels = {s["step"]: s["label"] for s in mine}
+        lines += ["", f"Time per step of {workload} (s, median over runs; steps.csv in each run folder):", "",
+                  "| step | code | " + " | ".join(platforms) + " |", "|" + "---|" * (2 + len(platforms))]
+        for step in sorted(labels):
+            label = str(labels[step]).replace("|", "\\|")
+            lines.append(f"| {step} | `{label}` | " + " | ".join(_fmt(cells.get((step, p))) for p in platforms) + " |")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+# A platform without a profile: reported, but priced at nothing and checked against nothing.
+UNKNOWN_PROFILE = {"accelerator": "any", "gpus": 0, "price": {"amount": None, "per": "node-hour", "currency": "",
+                                                           "source": "no platform profile"}}
 
 
 def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: str, profiles: dict,
@@ -94,9 +149,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
     base_epoch = _median(r.epoch_sec for r in base_runs) if base_runs else None
     rows = []
     for platform, members in sorted(groups.items(), key=lambda kv: (kv[0] != base_platform, kv[0])):
-        if platform not in profiles:
-            raise ConfigError(f"{members[0].path}: platform {platform!r} has no profile (add it with --platforms)")
-        profile = profiles[platform]
+        profile = profiles.get(platform) or UNKNOWN_PROFILE
         if base is None:
             reasons = [f"no {base_platform} baseline run of {workload}"
                        + (" from the legacy workflow" if legacy else "")]
@@ -107,7 +160,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
         epochs = [r.epoch_sec for r in members]
         # Cost from the hardware the run recorded; none where it contradicts the profile.
         per_gpu = profile["price"]["per"] == "gpu-hour"
-        costs = [None if contradicted or (per_gpu and not r.gpus)
+        costs = [None if contradicted or r.device is None or (per_gpu and not r.gpus) or profile is UNKNOWN_PROFILE
                  else run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
         metric = [headline(r.metrics) for r in members]
         # A reference only where every run recorded the same one (runs from before it was recorded have none).
@@ -116,12 +169,22 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
         total, epoch = _median(totals), _median(epochs)
         ok = not reasons
         notes = list(reasons)
-        if any(c is None for c in costs) and not contradicted:
+        if platform not in profiles:
+            notes.append(f"platform {platform!r} has no profile (add it with --platforms): no price, "
+                         "hardware not checked against it")
+        if any(c is None and r.device is not None for c, r in zip(costs, members)) and not contradicted:
             notes.append("no GPU used: a per-GPU-hour price gives no cost")
         if any(r.legacy for r in members):
             notes.append("legacy workflow: configuration not verified; " + "; ".join(members[0].limitations))
+        if any(r.plain and r.inputs is None for r in members):
+            notes.append("inputs not verified: none declared with --input")
+        if any(r.plain for r in members) and _median(r.gpu_util for r in members) is not None:
+            notes.append("GPU utilisation over the whole run (a plain run has no training window)")
         for r in members:
             notes += [f"{r.path.name}: {c}" for c in r.contradictions]
+            if (h := headline(r.metrics)) and not is_number(h[1]):
+                notes.append(f"{r.path.name}: headline {h[0]} is undefined ({h[1]!r}: computed over nothing); "
+                             "not counted in the metric")
             if r.gpu_util is None and r.summary.get("mean_gpu_util_train_percent") is not None:
                 notes.append(f"{r.path.name}: GPU utilisation left out: too few telemetry samples in its "
                              "training window to say (3 needed)")
@@ -195,9 +258,9 @@ def markdown(rows: list[dict], baseline: str, profiles: dict, left_out: list[str
     if notes:
         lines += ["", "Notes (a platform without a speedup is not comparable with the baseline):", *notes]
     if left_out:
-        lines += ["", "Left out (did not complete):", *[f"- {n}" for n in left_out]]
+        lines += ["", "Left out (unreadable, or did not complete):", *[f"- {n}" for n in left_out]]
     lines += ["", "Prices (hardware and GPU counts are what each run recorded, not the platform's name):"]
-    for name in sorted({r["platform"].removesuffix(" (legacy workflow)") for r in rows}):
+    for name in sorted({r["platform"].removesuffix(" (legacy workflow)") for r in rows} & set(profiles)):
         p = profiles[name]["price"]
         lines.append(f"- {name}: {p['amount']} {p['currency']} per {p['per']} — {p.get('source')}"
                      f" (as of {p.get('as_of') or 'n/a'})")

@@ -23,7 +23,6 @@ import json
 import statistics
 from pathlib import Path
 
-from nairrcore.errors import ConfigError
 from nairrcore.reports.runs import Run
 
 LIMITATIONS = ("no dataset fingerprint (the data behind the numbers is not identified)",
@@ -39,10 +38,10 @@ def is_legacy_run(path: Path) -> bool:
     return (path / "outputs" / "metrics").is_dir() and (path / "results").is_dir()
 
 
-def find_legacy_runs(root: Path) -> list[Run]:
+def legacy_run_folders(root: Path) -> list[Path]:
     if is_legacy_run(root):
-        return [load_legacy_run(root)]
-    return [load_legacy_run(m.parent.parent) for m in sorted(root.rglob("outputs/metrics")) if m.is_dir()
+        return [root]
+    return [m.parent.parent for m in sorted(root.rglob("outputs/metrics")) if m.is_dir()
             and is_legacy_run(m.parent.parent)]
 
 
@@ -52,16 +51,28 @@ def _one(folder: Path, pattern: str) -> Path | None:
     return hits[0] if hits else None
 
 
-def _json(path: Path | None) -> dict:
+def _json(path: Path | None, unreadable: list[str]) -> dict:
+    """The object in ``path``; {} (and the reason in ``unreadable``) where the
+    file is empty or broken, as the published runs have some."""
     if path is None:
         return {}
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        value = json.loads(text) if text.strip() else None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: unreadable ({exc})") from exc
+        unreadable.append(f"{path.name}: unreadable ({exc})")
+        return {}
+    if value is None:
+        unreadable.append(f"{path.name}: empty file ({path.stat().st_size} bytes)")
+        return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
+        unreadable.append(f"{path.name}: expected a JSON object, found {type(value).__name__}")
+        return {}
     return value
+
+
+def _empty_files(paths: list[Path | None]) -> list[str]:
+    return [f"{p.name}: empty file (0 bytes)" for p in paths if p is not None and p.stat().st_size == 0]
 
 
 def _rows(path: Path | None) -> list[list[str]]:
@@ -143,8 +154,9 @@ def _window(meta: dict) -> tuple[float, float] | None:
 
 def load_legacy_run(path: Path) -> Run:
     metrics_dir, bench_dir = path / "outputs" / "metrics", path / "results" / "benchmarks"
-    meta = _json(_one(bench_dir, "*run_metadata*.json"))
-    summary_in = _json(_one(metrics_dir, "*run_summary*.json"))
+    unreadable: list[str] = []
+    meta = _json(_one(bench_dir, "*run_metadata*.json"), unreadable)
+    summary_in = _json(_one(metrics_dir, "*run_summary*.json"), unreadable)
     folder_platform = path.parent.name
     label = str(meta.get("platform_label") or folder_platform)
     platform = label.lower()
@@ -154,9 +166,10 @@ def load_legacy_run(path: Path) -> Run:
         contradictions.append(f"run_metadata.json says platform {label!r}, its folder says {folder_platform!r}")
     if row.get("Platform") and row["Platform"].strip().lower() not in (platform, folder_platform.lower()):
         contradictions.append(f"benchmark_row.csv says platform {row['Platform']!r}, run_metadata.json {label!r}")
-    device = str(meta.get("device") or ("cuda" if str(meta.get("cpu_or_gpu", "")).lower() == "gpu" else "cpu"))
+    said = str(meta.get("cpu_or_gpu") or row.get("CPU/GPU") or "").strip().lower()
+    device = str(meta.get("device") or ("cuda" if said == "gpu" else "cpu" if said == "cpu" else "")) or None
     gpu_name = meta.get("gpu_name") or row.get("gpu_name") or None
-    if device.startswith("cuda") and row.get("CPU/GPU", "").strip().upper() == "CPU":
+    if device and device.startswith("cuda") and row.get("CPU/GPU", "").strip().upper() == "CPU":
         contradictions.append("benchmark_row.csv says CPU, run_metadata.json a GPU")
     epochs = []
     timing = _one(metrics_dir, "epoch_timing*.csv")
@@ -175,13 +188,13 @@ def load_legacy_run(path: Path) -> Run:
                "wall_sec": training_sec, "training_sec": training_sec,
                "mean_train_sec_per_epoch": _number(summary_in.get("avg_epoch_sec")),
                "train_samples_per_sec": _number(summary_in.get("avg_throughput_samples_per_sec")),
-               "mean_gpu_util_train_percent": util if device.startswith("cuda") else None,
+               "mean_gpu_util_train_percent": util if device and device.startswith("cuda") else None,
                "peak_gpu_mem_bytes": peak, "peak_host_rss_bytes": None}
     hyper = {SETTINGS[k]: (tuple(v) if isinstance(v, list) else v) for k, v in meta.items() if k in SETTINGS}
     metadata = {"platform": platform, "workload": "forecasting", "device": device,
-                "gpu": {"count": 1 if device.startswith("cuda") else 0, "name": gpu_name},
+                "gpu": {"count": 1 if device and device.startswith("cuda") else 0, "name": gpu_name},
                 "hyperparameters": hyper, "dataset": None, "run_id": meta.get("run_id")}
-    test = _json(_one(metrics_dir, "*test_metrics*.json"))
+    test = _json(_one(metrics_dir, "*test_metrics*.json"), unreadable)
     metrics = {"mae": {}, "rmse": {}}
     for key, values in test.items():
         if isinstance(values, dict):
@@ -190,8 +203,12 @@ def load_legacy_run(path: Path) -> Run:
             metrics["rmse"][target] = _number(values.get("RMSE"))
     if metrics["mae"].get("tmax") is not None:
         metrics["headline"] = {"name": "mae_tmax", "value": metrics["mae"]["tmax"], "lower_is_better": True}
-    limitations = [*LIMITATIONS, f"GPU utilisation: {util_note}" if device.startswith("cuda")
-                   else "no GPU utilisation (a CPU run)",
+    limitations = [*LIMITATIONS, f"GPU utilisation: {util_note}" if device and device.startswith("cuda")
+                   else "no GPU utilisation (a CPU run)" if device
+                   else "hardware not recorded (CPU or GPU unknown): no cost, no GPU utilisation",
                    "wall time not recorded (total = training time)",
                    "price: the run records none (the platform profile's is used)"]
-    return Run(path, platform, "forecasting", summary, metadata, epochs, metrics, [], limitations, contradictions)
+    unreadable += _empty_files([timing, _one(bench_dir, "*benchmark_row*.csv"), _one(bench_dir, "gpu_*.csv")])
+    run = Run(path, platform, "forecasting", summary, metadata, epochs, metrics, [], limitations, contradictions)
+    run.unreadable = unreadable
+    return run

@@ -25,6 +25,7 @@ from nairrcore.files import save_torch
 from nairrcore.loaders import TabularLoader
 from nairrcore.settings import Settings, check, enable_tf32, setting
 from nairrcore.training.fit import run_fit
+from nairrcore.training.metrics import with_empty_note
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,8 @@ class ModelTrainer:
     def evaluate(self, split: TensorSplit) -> dict:
         """Regression: MAE, RMSE and MSE per output and overall; classification
         (cross_entropy): top-1 accuracy and loss."""
+        if len(split) == 0:
+            return with_empty_note(self._undefined(split), 0, "rows")
         pred = self.predict(split.x)
         if self.config.loss == "cross_entropy":
             y = split.y.long().view(-1)
@@ -264,6 +267,15 @@ class ModelTrainer:
         return {"rows": len(split), "mae": err.abs().mean(0).tolist(), "rmse": err.pow(2).mean(0).sqrt().tolist(),
                 "mae_all": float(err.abs().mean()), "rmse_all": float(err.pow(2).mean().sqrt()),
                 "mse_all": float(err.pow(2).mean())}
+
+    def _undefined(self, split: TensorSplit) -> dict:
+        """Every metric of ``evaluate`` as NaN, for a split with no rows."""
+        nan = float("nan")
+        if self.config.loss == "cross_entropy":
+            return {"rows": 0, "accuracy": nan, "loss": nan}
+        outputs = split.y.shape[1] if split.y.dim() > 1 else 1
+        return {"rows": 0, "mae": [nan] * outputs, "rmse": [nan] * outputs, "mae_all": nan, "rmse_all": nan,
+                "mse_all": nan}
 
     def state_dict(self) -> dict:
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
