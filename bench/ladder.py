@@ -100,14 +100,22 @@ def table(results: list[dict]) -> str:
         lines += [f"Measured on {cpu}: {c['cities']} cities, width {c['width']}, depth {c['depth']}, "
                   f"{c['epochs']} epochs, batch {c['batch_size']}, seed {c['seed']}; medians of {c['repeats']} "
                   "rounds.", "",
-                  "| rung | notebook | lines | s/epoch (train + val) | end to end (s) | speedup per epoch | "
-                  "speedup end to end | test MAE tmax (persistence) |", "|---|---|---|---|---|---|---|---|"]
+                  "| rung | notebook | lines | s/epoch (train + val) [rounds] | end to end (s) [rounds] | "
+                  "speedup per epoch | speedup end to end | test MAE tmax (persistence) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in result["rungs"]:
-            lines.append(f"| {r['rung']} | `{r['notebook']}` | {LINES_CHANGED[r['rung']]} | {r['epoch_sec']:.3g} | "
-                         f"{r['wall_sec']:.3g} | {r['speedup_epoch']:.2f}× | {r['speedup_end_to_end']:.2f}× | "
+            lines.append(f"| {r['rung']} | `{r['notebook']}` | {LINES_CHANGED[r['rung']]} | "
+                         f"{r['epoch_sec']:.3g} {_range(r, 'epoch_sec')} | {r['wall_sec']:.3g} {_range(r, 'wall_sec')} | "
+                         f"{r['speedup_epoch']:.2f}× | {r['speedup_end_to_end']:.2f}× | "
                          f"{r['test_mae_tmax']:.3f} ({r['persistence_mae_tmax']:.3f}) |")
-        lines.append("")
+        lines += ["", "Rungs 1 and 2 run the same training code: their difference is this machine's "
+                      "round-to-round spread, shown in brackets.", ""]
     return "\n".join(lines)
+
+
+def _range(rung: dict, key: str) -> str:
+    values = [r[key] for r in rung["rounds"]]
+    return f"[{min(values):.3g}–{max(values):.3g}]"
 
 
 def render(doc: Path) -> str:

@@ -6,9 +6,6 @@
     nairrcore train WORKLOAD ...          a workload without a notebook, with its evidence
     nairrcore report validate|compare|plan ...
     nairrcore jobs script|sweep|summary ...
-
-The spellings of the previous release (validate, compare, plan, script,
-sweep, sweep-summary) still work and say what replaced them.
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -28,7 +26,7 @@ from nairrcore.errors import ConfigError, DataError
 from nairrcore.evidence import RunRecorder, outputs_root, validate_run
 from nairrcore.evidence.recorder import new_run_id
 from nairrcore.evidence.validate import read_json_object
-from nairrcore.execute import RunFailed, command_line, parse_params, run_command, run_notebook
+from nairrcore.execute import RunFailed, command_line, declared_settings, parse_params, run_command, run_notebook
 from nairrcore.files import write_json, write_text
 from nairrcore.jobs import sweep
 from nairrcore.jobs.scheduler import JobSpec, render
@@ -37,10 +35,6 @@ from nairrcore.reports import plan as planning
 from nairrcore.reports.compare import compare
 from nairrcore.training import CheckpointManager, Preempted, TrainingDiverged
 from nairrcore.workload import WORKLOADS, get as get_workload, headline_reference
-
-DEPRECATED = {"validate": ["report", "validate"], "compare": ["report", "compare"], "plan": ["report", "plan"],
-              "script": ["jobs", "script"], "sweep": ["jobs", "sweep"], "sweep-summary": ["jobs", "summary"]}
-
 
 def _cmd_info(args) -> int:
     print(json.dumps(dict(_core.build_info()), indent=2))
@@ -57,7 +51,7 @@ def _invocation() -> str:
     where that name on PATH is this one, else this interpreter with ``-m``
     (a venv that is not activated, as after scripts/dev.sh demo)."""
     found = shutil.which("nairrcore")
-    if found and Path(found).resolve().parent == Path(sys.executable).resolve().parent:
+    if found and Path(os.path.abspath(found)).parent == Path(os.path.abspath(sys.executable)).parent:
         return "nairrcore"
     return f"{shlex.quote(sys.executable)} -m nairrcore"
 
@@ -247,7 +241,7 @@ def _cmd_script(args) -> int:
                    out=args.outputs, venv=args.venv, scheduler=args.scheduler, array=args.array,
                    nodes=args.nodes, tasks_per_node=args.tasks_per_node, train=args.train,
                    workdir=args.workdir or "$SLURM_SUBMIT_DIR")
-    text = render(spec)
+    text = render(spec, get_workload(args.train).settings if args.train else declared_settings(args.notebook))
     if args.output_file:
         write_text(args.output_file, text)
         print(args.output_file)
@@ -317,6 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(or $NAIRRCORE_OUTPUTS); --outputs changes it.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_info_and_data(sub)
+    _add_run(sub)
+    _add_train(sub)
+    _add_report(sub)
+    _add_jobs(sub)
+    return p
+
+
+def _add_info_and_data(sub) -> None:
+    """``info`` and ``data fetch``."""
     s = sub.add_parser("info", help="what the compiled core was built with")
     s.set_defaults(func=_cmd_info)
 
@@ -329,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--force", action="store_true", help="prepare again even if cached")
     f.set_defaults(func=_cmd_fetch)
 
+
+def _add_run(sub) -> None:
+    """``run``: a notebook, a script or a command."""
     s = sub.add_parser("run", help="run a notebook, a script or a command unchanged and record its evidence",
                        usage="nairrcore run [options] NOTEBOOK.ipynb | SCRIPT.py [-- ARGS...] | -- COMMAND [ARGS...]")
     s.add_argument("target", nargs="?", metavar="NOTEBOOK.ipynb | SCRIPT.py")
@@ -348,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a profiler trace of this many training steps into the run folder (profile/)")
     s.set_defaults(func=_cmd_run)
 
+
+def _add_train(sub) -> None:
+    """``train``: a workload without a notebook."""
     s = sub.add_parser("train", help="train a workload without a notebook and record its evidence")
     s.add_argument("workload", help=f"{', '.join(sorted(WORKLOADS))}, or your own: a .py file or module that "
                                     "registers one (docs/YOUR_WORKLOAD.md)")
@@ -372,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_train)
 
+
+def _add_report(sub) -> None:
+    """``report validate|compare|plan``."""
     s = sub.add_parser("report", help="check and compare run folders")
     rsub = s.add_subparsers(dest="report_command", required=True, metavar="ACTION")
     r = rsub.add_parser("validate", help="check run folders against the evidence schema and their manifest")
@@ -394,6 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     _strict_option(r)
     r.set_defaults(func=_cmd_plan)
 
+
+def _add_jobs(sub) -> None:
+    """``jobs script|sweep|summary``."""
     s = sub.add_parser("jobs", help="batch jobs: scripts, sweeps and their summaries")
     jsub = s.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
     j = jsub.add_parser("script", help="write the Slurm or HTCondor job for a platform profile")
@@ -432,25 +448,6 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--higher-is-better", action="store_true", help="rank the largest --metric first")
     _strict_option(j)
     j.set_defaults(func=_cmd_summary)
-    return p
-
-
-def _upgrade(argv: list[str]) -> list[str]:
-    """The previous release's spellings, with a note on stderr."""
-    if not argv or argv[0] not in DEPRECATED:
-        return argv
-    old, new = argv[0], DEPRECATED[argv[0]]
-    print(f"nairrcore: '{old}' is now '{' '.join(new)}'; the old spelling goes in the next release",
-          file=sys.stderr)
-    rest = list(argv[1:])
-    renames = {"plan": {"--runs": "--campaign-runs", "--epochs": "--campaign-epochs"},
-               "sweep": {"--out": "--dir"}, "script": {"--out": "--outputs", "--output": "--output-file"}}
-    for i, arg in enumerate(rest):
-        key, eq, value = arg.partition("=")
-        if key in renames.get(old, {}):
-            rest[i] = renames[old][key] + (eq + value if eq else "")
-    return new + rest
-
 
 def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     """``run ... -- COMMAND ARGS``: what follows the first ``--`` is the
@@ -463,7 +460,7 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The parsed command line; ``run``'s command after ``--`` in ``command_args``."""
-    argv, command_args = _split_command(_upgrade(list(argv)))
+    argv, command_args = _split_command(list(argv))
     args = build_parser().parse_args(argv)
     args.command_args = command_args
     return args

@@ -155,6 +155,17 @@ def _cell_hooks(client, nb, watch: ProcessWatch, save, progress):
     client.on_cell_executed = executed
 
 
+def declared_settings(path: str | os.PathLike):
+    """The settings class of the built-in workload a notebook declares
+    (``metadata.nairrcore.workload``), or None (a plain notebook, a script)."""
+    if not str(path).endswith(".ipynb") or not Path(path).is_file():
+        return None
+    import nbformat  # the notebook stack is an optional dependency
+
+    declared = (nbformat.read(path, as_version=4).metadata.get("nairrcore") or {}).get("workload")
+    return WORKLOADS[declared].settings if declared in WORKLOADS else None
+
+
 def _notebook_target(notebook: Path, nb, params: dict) -> str:
     """The folder name: the built-in workload the notebook declares
     (``metadata.nairrcore.workload``; its parameter names are checked), else
@@ -208,7 +219,8 @@ def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(
         env["NAIRRCORE_PROFILE_STEPS"] = str(profile_steps)
     started, error = time.time(), None
     with _environment(env):  # the kernel inherits this process's environment
-        progress = None if quiet else progress_bar(total=len(nb.cells), unit="cell", desc=name)
+        runnable = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nb.cells)
+        progress = None if quiet else progress_bar(total=runnable, unit="cell", desc=name)
         # The kernel listens on localhost only; its warning about unencrypted TCP is not the user's concern.
         client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
                                 resources={"metadata": {"path": str(notebook.parent)}},

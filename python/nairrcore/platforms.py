@@ -1,7 +1,9 @@
 """Platform profiles: scheduler, accelerator and price (with its source and
 date), shipped as data in platforms.json. Users override or add profiles with
 a JSON file of the same shape (``--platforms FILE`` or $NAIRRCORE_PLATFORMS);
-prices are never constants in code."""
+prices are never constants in code. A profile may carry the grid's carbon
+intensity (``carbon``: g CO2e per kWh, its source and date), from which
+reports estimate a run's emissions."""
 
 from __future__ import annotations
 
@@ -41,6 +43,10 @@ def load_platforms(override: str | os.PathLike | None = None) -> dict[str, dict]
         if not isinstance(price, dict) or not isinstance(price.get("amount"), (int, float)) \
                 or price.get("per") not in PRICE_UNITS or not price.get("currency"):
             raise ConfigError(f"platform {name!r}: price needs amount, per ({' or '.join(PRICE_UNITS)}) and currency")
+        carbon = profile.get("carbon")
+        if carbon is not None and not (isinstance(carbon, dict) and isinstance(carbon.get("g_co2e_per_kwh"), (int, float))
+                                       and carbon["g_co2e_per_kwh"] > 0 and carbon.get("source") and carbon.get("as_of")):
+            raise ConfigError(f"platform {name!r}: carbon needs g_co2e_per_kwh (> 0), source and as_of")
     return profiles
 
 
@@ -67,3 +73,9 @@ def run_cost(profile: dict, wall_sec: float, gpus: int | None = None) -> float:
         count = gpus if gpus is not None else profile.get("gpus", 1)
         return price["amount"] * hours * max(count, 1)
     return price["amount"] * hours
+
+
+def co2e_kg(kwh: float | None, profile: dict) -> float | None:
+    """An estimate of the emissions of ``kwh``: times the profile's grid intensity, where it has one."""
+    intensity = (profile.get("carbon") or {}).get("g_co2e_per_kwh")
+    return kwh * intensity / 1000.0 if kwh is not None and intensity else None

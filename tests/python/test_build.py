@@ -10,6 +10,9 @@ import torch
 
 import nairrcore
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 
 def test_build_info_reports_what_was_compiled():
     info = nairrcore.build_info()

@@ -1,6 +1,6 @@
 """The command line as the README documents it: every command in its
 reference block parses, every group and action of ``nairrcore --help``
-appears there, and the previous release's verbs still work with a note."""
+appears there."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from nairrcore.cli import DEPRECATED, build_parser, parse_args
+from nairrcore.cli import build_parser, parse_args
 
 from conftest import REPO
 
@@ -56,6 +56,7 @@ def test_the_readme_covers_every_command_of_the_help():
             assert (name,) in documented, f"README lacks 'nairrcore {name}'"
 
 
+@pytest.mark.slow
 def test_help_lists_the_groups():
     out = subprocess.run([*NAIRRCORE, "--help"], capture_output=True, text=True)
     assert out.returncode == 0
@@ -63,19 +64,3 @@ def test_help_lists_the_groups():
         assert re.search(rf"^\s+{group}\s", out.stdout, re.M), group
 
 
-@pytest.mark.parametrize("old", sorted(DEPRECATED))
-def test_old_verbs_still_work_with_a_note(old, tmp_path):
-    out = subprocess.run([*NAIRRCORE, old, "--help"], capture_output=True, text=True)
-    new = " ".join(DEPRECATED[old])
-    assert out.returncode == 0, out.stderr
-    assert f"'{old}' is now '{new}'" in out.stderr
-    assert f"nairrcore {new}" in out.stdout  # the new command's own help
-
-
-def test_an_old_verb_does_the_same_work(tmp_path):
-    run = REPO / "outputs" / "examples" / "laptop" / "forecasting"
-    folder = sorted(run.iterdir())[0]
-    old = subprocess.run([*NAIRRCORE, "validate", str(folder)], capture_output=True, text=True)
-    new = subprocess.run([*NAIRRCORE, "report", "validate", str(folder)], capture_output=True, text=True)
-    assert old.returncode == new.returncode == 0
-    assert old.stdout == new.stdout and "is now 'report validate'" in old.stderr

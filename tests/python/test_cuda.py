@@ -176,3 +176,25 @@ def test_fast_net_takes_fp16_and_the_pool_kernels_by_default(cifar_small):
     assert calls("cudnn::batchnorm_fwtr_nhwc") > 0  # fp16: torch hands BatchNorm to cuDNN
     assert calls("max_pool_forward<__half") == 3 * calls("max_pool_forward_nhwc") > 0
     assert calls("max_pool_backward<__half") == 3 * calls("max_pool_backward_nhwc") > 0
+
+
+def test_a_plain_gpu_script_is_sampled_from_outside_with_its_energy(tmp_path, monkeypatch):
+    """``nairrcore run`` on a script that never imports nairrcore: the runner's
+    NVML rows show the GPU busy, and the energy is the board counter's difference."""
+    from nairrcore.evidence import validate_run
+    from nairrcore.execute import command_line, run_command
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "busy.py").write_text(
+        "import time, torch\nx = torch.randn(8192, 8192, device='cuda')\nt0 = time.time()\n"
+        "while time.time() - t0 < 6:\n    x = (x @ x).tanh()\ntorch.cuda.synchronize()\n")
+    argv, name, code = command_line(str(tmp_path / "busy.py"), [], {})
+    run_dir = run_command(argv, name, "workstation-gpu", tmp_path / "out", code=code, echo=False)
+    assert validate_run(run_dir) == []
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    assert summary["gpu_util_samples"] >= 3 and summary["mean_gpu_util_percent"] > 30
+    energy = summary["energy"]
+    if energy["gpu_j"] is None:  # a GPU older than Volta: said why
+        assert "energy counter" in energy["reason"]
+    else:
+        assert energy["gpu_j"] > 6 * 20 and energy["window_sec"] >= 5  # a busy board draws tens of watts at least

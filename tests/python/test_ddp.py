@@ -19,6 +19,9 @@ import torch
 
 from conftest import CIFAR_DIR, REPO, wait_for_job
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 FORECAST = ["cities=2", "width=64", "depth=2", "dropout=0", "batch_size=512", "epochs=2", "device=cpu"]
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 

@@ -248,6 +248,7 @@ def test_the_cpu_generation_is_recorded_where_the_model_name_hides_it(tmp_path):
     assert load_run(d).hardware == "CPU (AMD EPYC, Zen 4)"
 
 
+@pytest.mark.slow
 def test_git_state_names_the_commit_of_the_checkout_or_the_one_a_copy_was_made_from(monkeypatch):
     repo = REPO
     monkeypatch.delenv("NAIRRCORE_SOURCE_COMMIT", raising=False)

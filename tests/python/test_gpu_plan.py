@@ -12,10 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nairrcore.evidence import validate_run
 
 from conftest import REPO, SHARED_DATA
 
+
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
 
 def test_the_gpu_steps_run_dry_on_the_cpu(weather_dir, tmp_path):
     results = tmp_path / "results"

@@ -66,6 +66,7 @@ def test_legacy_runs_never_compare_silently_with_nairrcore_runs(tmp_path):
     assert "configuration not verified" in rows["anvil (legacy workflow)"]["note"]
 
 
+@pytest.mark.slow
 def test_plan_and_the_command_line_read_the_legacy_tree(tmp_path):
     rows = {r["platform"]: r for r in plan([LEGACY], runs=10, epochs=50)}
     anvil = rows["anvil (legacy workflow)"]

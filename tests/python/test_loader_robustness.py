@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 import torch
 
 import nairrcore
@@ -98,6 +99,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_iteration_within_a_second_and_leaves_no_thread():
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"

@@ -23,6 +23,9 @@ from nairrcore.evidence import outputs_root, validate_run
 
 from conftest import CIFAR_DIR, REPO, WEATHER_ARCHIVE
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 EVIDENCE = ["forecasting.ipynb", "epoch_timing.csv", "run_summary.json", "test_metrics.json", "run_config.json",
             "run_metadata.json", "telemetry.csv", "MANIFEST.sha256", "README.md", "notebook_output.txt",
             "env/pip_freeze.txt", "env/system.json"]

@@ -203,3 +203,31 @@ def test_declared_inputs_are_hashed_by_content_and_read_once_per_change(tmp_path
     assert changed.inputs([str(folder)])[0]["sha256"] != first[0]["sha256"] and changed.files_read == 1
     with pytest.raises(ConfigError, match="--input: .*missing"):
         InputHasher(tmp_path / "cache.json").inputs([str(tmp_path / "missing")])
+
+
+def test_batch_jobs_take_a_plain_script_and_record_the_same_evidence(tmp_path, monkeypatch):
+    from nairrcore.jobs import sweep
+    from nairrcore.jobs.scheduler import JobSpec, render
+
+    monkeypatch.chdir(tmp_path)
+    script = plain_script(tmp_path / "train.py")
+    slurm = render(JobSpec(notebook=str(script), platform="delta", params=["epochs=1"], account="acct"))
+    srun = next(line for line in slurm.splitlines() if line.startswith("srun "))
+    assert f"nairrcore run {script} --platform delta" in srun and "--param epochs=1" in srun
+    assert subprocess.run(["bash", "-n"], input=slurm, text=True).returncode == 0
+    condor = render(JobSpec(notebook=str(script), platform="chtc", params=["epochs=1"]))
+    assert "arguments = train.py chtc epochs=1" in condor and f", {script}, scripts/htcondor" in condor
+    # what the job runs, here: the command of its srun line, on this machine's CPU
+    command = srun.removeprefix("srun ").split(" || ")[0].replace("nairrcore run", f"{sys.executable} -m nairrcore run")
+    command = command.replace("--platform delta", "--platform laptop").replace(" --gpu", "")
+    env = {**os.environ, "NAIRRCORE_OUTPUTS": str(tmp_path / "job-out")}
+    done = subprocess.run(["bash", "-c", command.replace("--out outputs", f"--out {tmp_path / 'job-out'}")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (run_dir,) = (tmp_path / "job-out" / "laptop" / "train.py").iterdir()
+    assert validate_run(run_dir) == [] and json.loads((run_dir / "run_metadata.json").read_text())[
+        "parameters"] == {"epochs": "1"}
+    runs = sweep.run_local([{"lr": "0.01"}, {"lr": "0.001"}], str(script), "laptop", tmp_path / "sweep", ["epochs=1"])
+    assert [json.loads((r / "run_metadata.json").read_text())["parameters"] for r in runs] == [
+        {"epochs": "1", "lr": "0.01"}, {"epochs": "1", "lr": "0.001"}]
+    assert all(validate_run(r) == [] for r in runs)

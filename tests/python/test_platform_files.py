@@ -14,6 +14,9 @@ from nairrcore.platforms import load_platforms
 
 from conftest import REPO
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 
 def test_committed_batch_scripts_are_what_the_profiles_generate(tmp_path):
     env = dict(os.environ, NAIRRCORE=f"{sys.executable} -m nairrcore")

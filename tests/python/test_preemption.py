@@ -16,6 +16,9 @@ from nairrcore.training.checkpoint import CheckpointManager
 
 from conftest import CIFAR_DIR
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 WORKLOADS = {
     # case: (workload, params)
     "forecasting": ("forecasting", ["cities=3", "width=256", "depth=4", "batch_size=64", "epochs=3", "device=cpu"]),

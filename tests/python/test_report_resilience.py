@@ -63,6 +63,7 @@ def test_a_broken_file_leaves_its_run_out_and_the_report_stands(tmp_path, broken
     assert len(summarize([root], tmp_path / "summary", left_out=left_out)) == 3 - bool(listed)
 
 
+@pytest.mark.slow
 def test_the_command_line_lists_what_it_left_out_and_exits_0_or_2_with_strict(tmp_path):
     root, bad = _runs(tmp_path)
     (bad / "run_metadata.json").write_bytes(b"")

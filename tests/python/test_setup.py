@@ -12,8 +12,13 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 
+
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
 DEV_SH = REPO / "scripts" / "dev.sh"
 
 

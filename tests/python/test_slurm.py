@@ -8,18 +8,23 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from nairrcore.evidence import validate_run
 
 from conftest import REPO, wait_for_job
 
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 def test_generated_sbatch_script_runs_the_notebook_with_evidence(slurm, weather_dir, tmp_path):
     out = tmp_path / "outputs"
     script = tmp_path / "forecasting.sbatch"
     gen = subprocess.run(
-        [sys.executable, "-m", "nairrcore", "script", "notebooks/forecasting.ipynb", "--platform", "laptop",
+        [sys.executable, "-m", "nairrcore", "jobs", "script", "notebooks/forecasting.ipynb", "--platform", "laptop",
          "--scheduler", "slurm", "--partition", "debug", "--cpus", "2", "--mem", "4", "--time", "00:15:00",
-         "--venv", sys.prefix, "--workdir", str(REPO), "--out", str(out), "-o", str(script),
+         "--venv", sys.prefix, "--workdir", str(REPO), "--outputs", str(out), "-o", str(script),
          "--param", f"data={weather_dir}", "--param", "cities=2", "--param", "epochs=2", "--param", "width=32",
          "--param", "depth=1", "--param", "device=cpu"], capture_output=True, text=True, cwd=REPO)
     assert gen.returncode == 0, gen.stderr

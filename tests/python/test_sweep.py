@@ -15,6 +15,9 @@ from nairrcore.errors import ConfigError
 
 from conftest import REPO, wait_for_job
 
+# Each test starts processes that import torch again, run notebooks, build, or submit jobs.
+pytestmark = pytest.mark.slow
+
 NOTEBOOK = str(REPO / "notebooks" / "forecasting.ipynb")
 
 
@@ -53,8 +56,8 @@ def _check_summary(summary_dir, runs_dir):
 
 
 def test_four_point_sweep_runs_here(weather_dir, tmp_path):
-    cmd = [sys.executable, "-m", "nairrcore", "sweep", NOTEBOOK, "--grid", "lr=1e-3,1e-2", "width=16,32",
-           "--run-local", "--out", str(tmp_path)]
+    cmd = [sys.executable, "-m", "nairrcore", "jobs", "sweep", NOTEBOOK, "--grid", "lr=1e-3,1e-2", "width=16,32",
+           "--run-local", "--dir", str(tmp_path)]
     for p in fixed(weather_dir):
         cmd += ["--param", p]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

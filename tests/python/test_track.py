@@ -1,13 +1,15 @@
 """Three lines of tracking: epochs and a headline metric written as the
 built-in workloads write them, into ``nairrcore run``'s folder or, used
-alone, into a run folder of their own; GPU energy from the counter's
-difference, or the reason there is none, never a zero."""
+alone, into a run folder of their own. Energy: the GPUs' and the CPU's
+(RAPL) from their counters' differences, or the reason there is none, never
+a zero; kWh and an estimate of CO2e in the reports."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +21,8 @@ from nairrcore.evidence.telemetry import gpu_energy
 from nairrcore.evidence.track import Tracker
 from nairrcore.execute import command_line, run_command
 from nairrcore.reports.compare import compare
+
+from conftest import REPO
 
 SCRIPT = """import time
 from nairrcore import track
@@ -110,3 +114,72 @@ def test_gpu_energy_is_the_counters_difference_or_a_reason_never_zero():
     ]:
         energy = gpu_energy(rows, gpu)
         assert energy["gpu_j"] is None and why in energy["reason"]
+
+
+def _powercap(root, zones: dict[str, tuple[str, int, int]]):
+    for zone, (name, uj, max_uj) in zones.items():
+        (root / zone).mkdir(parents=True, exist_ok=True)
+        (root / zone / "name").write_text(name + "\n")
+        (root / zone / "energy_uj").write_text(f"{uj}\n")
+        (root / zone / "max_energy_range_uj").write_text(f"{max_uj}\n")
+
+
+def test_cpu_energy_is_the_rapl_counters_difference_across_a_wrap_or_a_reason(tmp_path):
+    from nairrcore.evidence.energy import rapl_energy, rapl_read, total_kwh
+
+    root = tmp_path / "powercap"
+    big = 262143328850
+    _powercap(root, {"intel-rapl:0": ("package-0", big - 1_000_000, big), "intel-rapl:0:0": ("core", 5, big),
+                     "intel-rapl:0:1": ("dram", 2_000_000, big)})
+    start = rapl_read(root)
+    _powercap(root, {"intel-rapl:0": ("package-0", 4_000_000, big), "intel-rapl:0:1": ("dram", 3_500_000, big)})
+    energy = rapl_energy(start, rapl_read(root))
+    assert energy["cpu_j"] == pytest.approx(5.0) and energy["dram_j"] == pytest.approx(1.5)  # across the wrap
+    assert total_kwh({**energy, "gpu_j": 3.5}) == (pytest.approx(10.0 / 3.6e6), "GPU + CPU package + DRAM")
+    for absent in (tmp_path / "none", tmp_path):  # no powercap folder; a folder without RAPL zones
+        why = rapl_energy(rapl_read(absent), rapl_read(absent))
+        assert why["cpu_j"] is None and why["cpu_reason"]
+    here = rapl_energy(rapl_read(), rapl_read())  # this machine: a value, or why not
+    assert (here["cpu_j"] is not None and here["cpu_j"] >= 0) or here["cpu_reason"]
+
+
+def test_training_window_energy_is_bounded_by_the_samples_at_phase_changes():
+    from nairrcore.evidence.telemetry import train_gpu_energy
+
+    phases = ["idle", "train_epoch_0", "train_epoch_0", "validation_epoch_0", "train_epoch_1", "between_epochs"]
+    counter = [0.0, 10.0, 30.0, 45.0, 50.0, 58.0]
+    rows = [{"phase": p, "gpu_index": 0, "gpu_energy_j": c, "elapsed_sec": t}
+            for t, (p, c) in enumerate(zip(phases, counter))]
+    energy = train_gpu_energy(rows)
+    assert energy["train_gpu_j"] == pytest.approx((45 - 10) + (58 - 50)) and energy["train_epochs_measured"] == 2
+    assert energy["gpu_kwh_per_epoch"] == pytest.approx(43 / 2 / 3.6e6)
+    assert train_gpu_energy([{**r, "gpu_energy_j": ""} for r in rows]) == {}
+
+
+def test_reports_give_kwh_and_an_estimate_of_co2e_where_the_profile_has_an_intensity(tmp_path):
+    from nairrcore.reports.plan import plan
+
+    runs = []
+    examples = sorted((REPO / "outputs" / "examples" / "laptop" / "forecasting").iterdir())
+    for name, kwh in (("a", 0.002), ("b", 0.004)):
+        dest = tmp_path / "runs" / "laptop" / "forecasting" / name
+        shutil.copytree(examples[0], dest)
+        summary = json.loads((dest / "run_summary.json").read_text())
+        summary["energy"] = {"gpu_j": None, "reason": "no GPU", "cpu_j": kwh * 3.6e6, "dram_j": None,
+                             "kwh": kwh, "covers": "CPU package"}
+        (dest / "run_summary.json").write_text(json.dumps(summary))
+        runs.append(dest)
+    profiles = tmp_path / "platforms.json"
+    profiles.write_text(json.dumps({"laptop": {"carbon": {"g_co2e_per_kwh": 400, "source": "a grid operator",
+                                                          "as_of": "2026"}}}))
+    row = compare(runs, "laptop", out_dir=tmp_path / "report", platforms_file=profiles, plots=False)[0]
+    assert row["energy_kwh"] == pytest.approx(0.003) and row["co2e_kg_estimate"] == pytest.approx(0.0012)
+    assert "CO2e is an estimate: 400 g/kWh (a grid operator, 2026)" in row["note"]
+    assert "energy/run (kWh)" in (tmp_path / "report" / "comparison.md").read_text()
+    planned = plan(runs, runs=10, epochs=5)[0]
+    wall = [json.loads((r / "run_summary.json").read_text())["wall_sec"] / 3600 for r in runs]
+    rates = sorted(k / w for k, w in zip((0.002, 0.004), wall))
+    assert planned["campaign_kwh"] == pytest.approx(sum(rates) / 2 * planned["hours_per_run"] * 10)
+    profiles.write_text(json.dumps({"laptop": {"carbon": {"g_co2e_per_kwh": 0}}}))
+    with pytest.raises(ConfigError, match="carbon needs g_co2e_per_kwh"):
+        compare(runs, "laptop", platforms_file=profiles, plots=False)

@@ -74,6 +74,7 @@ def test_cpu_block_cache_does_not_change_the_arithmetic(small_data):
     assert all(torch.equal(states[True][k], states[False][k]) for k in states[True])
 
 
+@pytest.mark.slow
 def test_bad_cpu_block_cache_setting_names_the_variable():
     code = "import nairrcore; nairrcore.cpu_block_cache()"
     env = {**os.environ, "NAIRRCORE_CPU_BLOCK_CACHE": "maybe"}

@@ -110,6 +110,7 @@ def test_the_reader_never_yields_a_non_finite_value_or_a_shifted_row():
     check()
 
 
+@pytest.mark.slow
 def test_settings_that_name_nothing_are_refused_with_the_close_match():
     with pytest.raises(ConfigError, match="'epoch' is not a ForecastConfig setting; did you mean 'epochs'"):
         fc.WORKLOAD.config(environ={"NAIRRCORE_EPOCH": "0"})
@@ -129,6 +130,7 @@ TRAIN = ["--param", "cities=2", "--param", "width=32", "--param", "depth=2", "--
          "--param", "device=cpu"]
 
 
+@pytest.mark.slow
 def test_resume_under_other_settings_is_an_error_naming_them(weather_dir, tmp_path):
     def train(*params, resume="auto"):
         cmd = [*NAIRRCORE, "train", "forecasting", "--quiet", "--no-record", "--checkpoint-dir", str(tmp_path / "ck"),
@@ -164,6 +166,7 @@ def _string_claims_2_gib(blob: bytes) -> bytes:
 @pytest.mark.parametrize("damage, why", [(_second_half_lost, "training state: unreadable"),
                                          (_string_claims_2_gib, "past the record's end")],
                          ids=["second half lost", "a string claims 2 GiB"])
+@pytest.mark.slow
 def test_a_damaged_training_state_under_a_good_checksum_is_a_data_error_naming_the_file(weather_dir, tmp_path,
                                                                                           damage, why):
     """A checkpoint written whole (its checksum matches) whose training state
@@ -182,6 +185,7 @@ def test_a_damaged_training_state_under_a_good_checksum_is_a_data_error_naming_t
     assert why in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_a_run_that_diverges_stops_and_is_marked_failed(weather_dir, tmp_path):
     cmd = [*NAIRRCORE, "train", "forecasting", "--quiet", "--outputs", str(tmp_path), *TRAIN,
            "--param", f"data={weather_dir}", "--param", "epochs=3", "--param", "lr=1e6"]
@@ -236,6 +240,7 @@ def test_an_unreadable_checksum_skips_the_checkpoint(tmp_path):
         assert m.latest()[0]["steps"] == 1
 
 
+@pytest.mark.slow
 def test_the_validator_reports_broken_files_as_lines_and_never_raises(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -254,6 +259,7 @@ def test_the_validator_reports_broken_files_as_lines_and_never_raises(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr + out.stdout
 
 
+@pytest.mark.slow
 def test_a_cpu_run_under_a_gpu_platform_name_is_reported_as_cpu(weather_dir, tmp_path):
     """`--platform delta` on a CPU machine: compare shows the recorded CPU, no
     GPU-hour cost and no speedup, and says why; plan prices the laptop and

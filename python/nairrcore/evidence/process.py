@@ -20,7 +20,8 @@ from pathlib import Path
 
 from nairrcore.evidence.recorder import SCHEMA_VERSION, write_metadata
 from nairrcore.evidence.run_readme import write_readme
-from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS, Sampler, gpu_energy, mean_gpu_util
+from nairrcore.evidence.energy import rapl_read
+from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS, Sampler, mean_gpu_util, run_energy
 from nairrcore.evidence.validate import read_csv_rows, read_json_object
 from nairrcore.files import write_csv, write_json, write_manifest
 
@@ -65,6 +66,7 @@ class ProcessWatch:
         self._sampler: Sampler | None = None
         self._started = time.time()
         self._t0 = time.perf_counter()
+        self._rapl = rapl_read()
         write_json(run_dir / "run_summary.json", {"status": "running", "schema_version": SCHEMA_VERSION,
                                                   "kind": PLAIN, "workload": name, "platform": platform})
 
@@ -126,7 +128,8 @@ class ProcessWatch:
             "platform": self.platform, "wall_sec": time.perf_counter() - self._t0,
             "steps": len(self.steps), "steps_sec": sum(s["duration_sec"] or 0.0 for s in self.steps),
             "peak_host_rss_bytes": max(rss) if rss else None, "mean_gpu_util_percent": util,
-            "gpu_util_samples": util_samples, "gpu_telemetry": gpu, "energy": gpu_energy(rows, gpu),
+            "gpu_util_samples": util_samples, "gpu_telemetry": gpu,
+            "energy": run_energy(rows, gpu, self._rapl, rapl_read()),
             "telemetry_samples": len({r["time_unix"] for r in rows}),
         }
         summary.update(tracked_epochs(self.run_dir))

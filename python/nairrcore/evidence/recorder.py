@@ -27,8 +27,9 @@ import torch
 from nairrcore._native import core as _core
 from nairrcore.evidence.environment import git_state, machine, scheduler_job_id, snapshot
 from nairrcore.evidence.run_readme import write_readme
-from nairrcore.evidence.telemetry import (COLUMNS as TELEMETRY_COLUMNS, Sampler, gpu_energy, mean_train_gpu_util,
-                                         peak_gpu_mem, train_gpu_util_samples)
+from nairrcore.evidence.energy import rapl_read
+from nairrcore.evidence.telemetry import (COLUMNS as TELEMETRY_COLUMNS, Sampler, mean_train_gpu_util, peak_gpu_mem,
+                                         run_energy, train_gpu_util_samples)
 from nairrcore.files import write_csv, write_json, write_manifest
 from nairrcore.platforms import check_platform
 from nairrcore.workload import headline
@@ -77,6 +78,7 @@ class RunRecorder:
         self._finished = False
         self._error: str | None = None
         self._sampler = Sampler().start()
+        self._rapl = rapl_read()
         write_json(self.run_dir / "run_summary.json", {"status": "running", "schema_version": SCHEMA_VERSION,
                                                        "workload": workload, "platform": platform})
         atexit.register(self._exit)
@@ -117,8 +119,11 @@ class RunRecorder:
             self._sampler.phase = "idle"
 
     def mark(self, phase: str) -> None:
-        """Phase marker from a training loop: "train_epoch_N", "validation_epoch_N", "between_epochs"."""
+        """Phase marker from a training loop: "train_epoch_N", "validation_epoch_N", "between_epochs".
+        A sample is taken at each change, so a phase's energy is the counters'
+        difference between its ends, however short it was."""
         self._sampler.phase = phase
+        self._sampler.sample_now()
 
     def step(self) -> None:
         """Called after a training step; only the first one is timed (time to first batch)."""
@@ -185,7 +190,7 @@ class RunRecorder:
             "mean_gpu_util_train_percent": mean_train_gpu_util(telemetry),
             "gpu_util_train_samples": len(train_gpu_util_samples(telemetry)),
             "gpu_telemetry": self._sampler.gpu,
-            "energy": gpu_energy(telemetry, self._sampler.gpu),
+            "energy": run_energy(telemetry, self._sampler.gpu, self._rapl, rapl_read()),
             "phases_sec": self.phases,
         }
         if error is not None:

@@ -51,7 +51,7 @@ def _plain_table(summary: dict) -> list[str]:
             "| measure | value |", "|---|---|",
             f"| steps (cells, or the command) | {summary.get('steps')} |",
             f"| wall time | {_fmt(summary.get('wall_sec'), ' s')} |",
-            f"| peak RSS of its processes | {_fmt(summary.get('peak_host_rss_bytes'), ' B')} |",
+            f"| peak RSS of its processes | {_fmt((summary.get('peak_host_rss_bytes') or 0) / 1e9 or None, ' GB')} |",
             f"| mean GPU utilisation over the run | {_fmt(util, ' %') if util is not None else _gpu_util(summary)} |",
             f"| GPU energy | {_fmt(energy.get('gpu_kwh'), ' kWh') if energy.get('gpu_j') is not None else '– (' + str(energy.get('reason')) + ')'} |",
             ""]

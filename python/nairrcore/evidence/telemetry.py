@@ -6,6 +6,7 @@ utilisation and the GPUs' energy over a window."""
 from __future__ import annotations
 
 from nairrcore._native import core as _core
+from nairrcore.evidence.energy import rapl_energy, total_kwh
 
 COLUMNS = ["time_unix", "elapsed_sec", "phase", "cpu_percent", "rss_bytes", "gpu_index", "gpu_util_percent",
            "gpu_mem_bytes", "gpu_power_w", "gpu_energy_j"]
@@ -143,3 +144,41 @@ def gpu_energy(rows: list[dict], gpu: dict) -> dict:
     total = sum(joules.values())
     return {"gpu_j": total, "gpu_kwh": total / 3.6e6, "per_gpu_j": joules, "window_sec": window,
             "source": "NVML total energy counter, difference over the window (telemetry.csv)"}
+
+
+def train_gpu_energy(rows: list[dict]) -> dict:
+    """The GPUs' energy over the training window: for each train_epoch_N
+    phase, the counter's difference from the row taken as the phase began to
+    the row taken as the next phase began (the recorder samples at every phase
+    change, so an epoch shorter than the sampling interval is still bounded by
+    two readings). {} where the rows hold no such pair."""
+    per_epoch: dict[str, float] = {}
+    by_gpu: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("gpu_energy_j") not in ("", None):
+            by_gpu.setdefault(str(r["gpu_index"]), []).append(r)
+    for series in by_gpu.values():
+        for i, r in enumerate(series):
+            phase = str(r.get("phase", ""))
+            if not phase.startswith(TRAIN_PHASE_PREFIX) or (i and series[i - 1].get("phase") == phase):
+                continue
+            end = next((e for e in series[i + 1:] if e.get("phase") != phase), None)
+            if end is not None:
+                per_epoch[phase] = per_epoch.get(phase, 0.0) + max(0.0, float(end["gpu_energy_j"]) -
+                                                                   float(r["gpu_energy_j"]))
+    if not per_epoch:
+        return {}
+    total = sum(per_epoch.values())
+    return {"train_gpu_j": total, "train_epochs_measured": len(per_epoch),
+            "gpu_kwh_per_epoch": total / len(per_epoch) / 3.6e6,
+            "train_uncertainty": "each epoch's window is bounded by the samples taken as its phase began and "
+                                 "ended (the counter's resolution is 1 mJ)"}
+
+
+def run_energy(rows: list[dict], gpu: dict, rapl_start: tuple, rapl_end: tuple) -> dict:
+    """The run's energy: the GPUs' from the telemetry rows (over the run and,
+    where phases are known, the training window), the CPU package's and
+    DRAM's from RAPL, and their total in kWh with what it covers."""
+    energy = {**gpu_energy(rows, gpu), **train_gpu_energy(rows), **rapl_energy(rapl_start, rapl_end)}
+    energy["kwh"], energy["covers"] = total_kwh(energy)
+    return energy

@@ -4,6 +4,7 @@ partition and limits, so nothing site-specific is hard-coded."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,72 @@ class JobSpec:
     train: str | None = None         # run `nairrcore train WORKLOAD --distributed` instead of the notebook
 
 
+# Free text that reaches a generated file: names a scheduler knows (accounts,
+# partitions), a wall time, and paths. Nothing here can end a line, open a
+# quote or a substitution, or start a directive of its own.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+WALL_TIME = re.compile(r"^(\d{1,3}-)?\d{1,3}:\d{2}:\d{2}$")
+PATH = re.compile(r"^[A-Za-z0-9_./+@%:=][A-Za-z0-9_./+@%:=-]{0,511}$")
+# A path that starts with one environment variable, expanded when the job runs ($HOME/venvs/x).
+VAR_PATH = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?(/[A-Za-z0-9_./+@%:=-]{0,511})?$")
+VALUE = re.compile(r"^[A-Za-z0-9_./+@%,:=-]{0,256}$")
+PARAM_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _match(option: str, pattern: re.Pattern, value, what: str) -> None:
+    if value is not None and not pattern.match(str(value)):
+        raise ConfigError(f"{option}: {value!r} is not {what}")
+
+
+def check_param(item: str, settings=None, option: str = "--param") -> tuple[str, str]:
+    """(key, value) of a KEY=VALUE that goes into a job: the key a Python name,
+    the value plain text (no spaces, quotes, ``$`` or line ends); with the
+    workload's settings class, the value is parsed and checked as ``run``
+    checks it."""
+    key, sep, value = str(item).partition("=")
+    if not sep:
+        raise ConfigError(f"{option}: expected KEY=VALUE, got {item!r}")
+    _match(option, PARAM_KEY, key, "a parameter name (letters, digits, _)")
+    _match(f"{option} {key}", VALUE, value, "a plain value (letters, digits and _./+@%,:=-)")
+    if settings is not None:
+        settings.check_names([key], f"{option}: ")
+        settings.from_env(environ={}, namespace={key: value})
+    return key, value
+
+
+def check_spec(spec: JobSpec, settings=None) -> JobSpec:
+    """ConfigError naming the option for any value that would not land in the
+    generated file as exactly what it says."""
+    _match("--account", NAME, spec.account, "an account name (letters, digits and _.+-)")
+    _match("--partition", NAME, spec.partition, "a partition name (letters, digits and _.+-)")
+    _match("--time", WALL_TIME, spec.time, "a wall time (HH:MM:SS or D-HH:MM:SS)")
+    plain = "a plain path (letters, digits and _./+@%:=-; no spaces, quotes, $ or line ends)"
+    for option, value in (("notebook", spec.notebook), ("--outputs", spec.out),
+                          ("--container-image", spec.container_image)):
+        _match(option, PATH, value, plain)
+    for option, value in (("--venv", spec.venv), ("--workdir", spec.workdir)):
+        if value is not None and not VAR_PATH.match(value):
+            _match(option, PATH, value, plain + ", or one that starts with a variable ($HOME/...)")
+    for option, value, low in (("--cpus", spec.cpus, 1), ("--mem", spec.memory_gb, 1), ("--gpus", spec.gpus, 0),
+                               ("--nodes", spec.nodes, 1), ("--tasks-per-node", spec.tasks_per_node, 1),
+                               ("--array", spec.array, 1)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            raise ConfigError(f"{option}: expected a whole number >= {low}, got {value!r}")
+    if spec.train is not None:
+        _match("--train", PATH, spec.train, "a workload name or file")
+    for item in spec.params:
+        check_param(item, settings)
+    return spec
+
+
+def shell_path(path: str) -> str:
+    """``path`` for bash: quoted, its leading variable (if any) expanded when the job runs."""
+    m = VAR_PATH.match(path)
+    if m is None:
+        return shlex.quote(path)
+    return f'"${m.group(1)}"' + (shlex.quote(m.group(2)) if m.group(2) else "")
+
+
 def _profile(spec: JobSpec) -> dict:
     return platform_profile(spec.platform)
 
@@ -57,7 +124,7 @@ def slurm_script(spec: JobSpec) -> str:
     profile = _profile(spec)
     gpus = profile.get("gpus", 0) if spec.gpus is None else spec.gpus
     partition = spec.partition or profile.get("partition")
-    lines = ["#!/bin/bash", f"#SBATCH --job-name=nairrcore-{Path(spec.notebook).stem}"]
+    lines = ["#!/bin/bash", f"#SBATCH --job-name=nairrcore-{re.sub(r'[^A-Za-z0-9_.-]', '_', Path(spec.notebook).stem)}"]
     if spec.account:
         lines.append(f"#SBATCH --account={spec.account}")
     if partition:
@@ -85,8 +152,8 @@ def slurm_script(spec: JobSpec) -> str:
     for module in profile.get("modules", []):
         lines.append(f"module load {module} 2>/dev/null || true")
     if spec.venv:
-        lines.append(f'source "{spec.venv}/bin/activate"')
-    lines += [f"cd {spec.workdir}", f"mkdir -p {shlex.quote(spec.out)}",
+        lines.append(f"source {shell_path(spec.venv.rstrip('/') + '/bin/activate')}")
+    lines += [f"cd {shell_path(spec.workdir)}", f"mkdir -p {shlex.quote(spec.out)}",
               f"export NAIRRCORE_CHECKPOINT_DIR={shlex.quote(spec.out)}/checkpoints/$SLURM_JOB_ID"]
     if spec.array:
         lines += ['# one line of params.txt per array task: KEY=VALUE KEY=VALUE ...',
@@ -153,7 +220,10 @@ def htcondor_submit(spec: JobSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(spec: JobSpec) -> str:
+def render(spec: JobSpec, settings=None) -> str:
+    """The job file for ``spec``, every value checked first (``settings``: the
+    workload's settings class, to check parameters as ``run`` does)."""
+    check_spec(spec, settings)
     scheduler = spec.scheduler or _profile(spec).get("scheduler")
     if scheduler == "slurm":
         return slurm_script(spec)

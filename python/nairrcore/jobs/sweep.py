@@ -11,9 +11,9 @@ import random
 from pathlib import Path
 
 from nairrcore.errors import ConfigError
-from nairrcore.execute import command_line, parse_params, run_command, run_notebook
+from nairrcore.execute import command_line, declared_settings, parse_params, run_command, run_notebook
 from nairrcore.files import save_figure, write_csv, write_text
-from nairrcore.jobs.scheduler import JobSpec, render
+from nairrcore.jobs.scheduler import JobSpec, check_param, check_spec, render
 from nairrcore.reports.collect import find_runs
 from nairrcore.reports.runs import check_strict, completed
 from nairrcore.training.metrics import is_number
@@ -67,13 +67,17 @@ def write_sweep(points: list[dict[str, str]], notebook: str, platform: str, out_
     comparison once every point finished."""
     if not points:
         raise ConfigError("sweep: no parameter points")
+    settings = declared_settings(notebook)
+    for point in points:
+        for key, value in point.items():
+            check_param(f"{key}={value}", settings, option="--grid")
     out = Path(out_dir)
     keys = sorted({k for p in points for k in p})
     lines = [" ".join(f"{k}={p[k]}" for k in keys if k in p) for p in points]
     files = {"params": write_text(out / "params.txt", "\n".join(lines) + "\n"),
              "table": write_csv(out / "params.csv", ["point", *keys], [{"point": i, **p} for i, p in enumerate(points)])}
-    spec = JobSpec(notebook=notebook, platform=platform, params=list(fixed), array=len(points), scheduler=scheduler,
-                   **job)
+    spec = check_spec(JobSpec(notebook=notebook, platform=platform, params=list(fixed), array=len(points),
+                              scheduler=scheduler, **job), settings)
     if scheduler == "slurm":
         files["job"] = write_text(out / "sweep.sbatch", render(spec))
     elif scheduler == "htcondor":

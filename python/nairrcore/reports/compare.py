@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nairrcore.errors import ConfigError
 from nairrcore.files import save_figure, write_csv, write_text
-from nairrcore.platforms import load_platforms, run_cost
+from nairrcore.platforms import co2e_kg, load_platforms, run_cost
 from nairrcore.reports.collect import find_runs
 from nairrcore.reports.runs import (Run, check_strict, completed, hardware_contradiction, load_run,
                                     plain_differences)
@@ -20,6 +20,7 @@ from nairrcore.workload import headline, headline_reference
 
 COLUMNS = ["workload", "platform", "runs", "hardware", "epoch_sec", "epoch_sec_spread", "total_sec",
            "total_sec_spread", "samples_per_sec", "mean_gpu_util_percent", "peak_host_rss_gb", "peak_gpu_mem_gb",
+           "energy_kwh", "energy_covers", "gpu_kwh_per_epoch", "co2e_kg_estimate",
            "cost_per_run", "cost_currency", "speedup_total", "speedup_epoch", "metric", "metric_value", "metric_reference",
            "metric_reference_value", "comparable", "note"]
 
@@ -160,7 +161,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
         epochs = [r.epoch_sec for r in members]
         # Cost from the hardware the run recorded; none where it contradicts the profile.
         per_gpu = profile["price"]["per"] == "gpu-hour"
-        costs = [None if contradicted or r.device is None or (per_gpu and not r.gpus) or profile is UNKNOWN_PROFILE
+        costs = [None if contradicted or r.hardware_unknown or (per_gpu and not r.gpus) or profile is UNKNOWN_PROFILE
                  else run_cost(profile, float(r.summary["wall_sec"]), r.gpus or None) for r in members]
         metric = [headline(r.metrics) for r in members]
         # A reference only where every run recorded the same one (runs from before it was recorded have none).
@@ -172,7 +173,8 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
         if platform not in profiles:
             notes.append(f"platform {platform!r} has no profile (add it with --platforms): no price, "
                          "hardware not checked against it")
-        if any(c is None and r.device is not None for c, r in zip(costs, members)) and not contradicted:
+        if any(c is None and not r.hardware_unknown and profile is not UNKNOWN_PROFILE
+               for c, r in zip(costs, members)) and not contradicted:
             notes.append("no GPU used: a per-GPU-hour price gives no cost")
         if any(r.legacy for r in members):
             notes.append("legacy workflow: configuration not verified; " + "; ".join(members[0].limitations))
@@ -198,6 +200,7 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             "mean_gpu_util_percent": _median(r.gpu_util for r in members),
             "peak_host_rss_gb": _gb(_median(r.summary.get("peak_host_rss_bytes") for r in members)),
             "peak_gpu_mem_gb": _gb(_median(r.summary.get("peak_gpu_mem_bytes") for r in members)),
+            **_energy(members, profile, notes),
             "cost_per_run": _median(costs), "cost_currency": profile["price"]["currency"],
             "speedup_total": base_total / total if ok and total else None,
             "speedup_epoch": base_epoch / epoch if ok and epoch and base_epoch else None,
@@ -207,6 +210,25 @@ def _workload_rows(workload: str, groups: dict[str, list[Run]], base_platform: s
             "metric_reference_value": _median(m[1] for m in reference), "comparable": ok, "note": "; ".join(notes),
         })
     return rows
+
+
+def _energy(members: list[Run], profile: dict, notes: list[str]) -> dict:
+    """kWh per run (what its counters covered) and per epoch (GPU, training window),
+    and kg CO2e where the platform profile gives a grid carbon intensity."""
+    energies = [r.summary.get("energy") or {} for r in members]
+    kwh = _median(e.get("kwh") for e in energies)
+    covers = sorted({e.get("covers") for e in energies if e.get("kwh") is not None})
+    if kwh is None:
+        reasons = sorted({e.get("reason") or e.get("cpu_reason") for e in energies} - {None})
+        notes.append("no energy: " + ("; ".join(reasons) if reasons else "not recorded by these runs"))
+    carbon = profile.get("carbon") or {}
+    intensity = carbon.get("g_co2e_per_kwh")
+    co2e = co2e_kg(kwh, profile)
+    if co2e is not None:
+        notes.append(f"CO2e is an estimate: {intensity} g/kWh ({carbon.get('source')}, {carbon.get('as_of')}) "
+                     f"times the energy measured ({', '.join(covers)})")
+    return {"energy_kwh": kwh, "energy_covers": "; ".join(covers) or None,
+            "gpu_kwh_per_epoch": _median(e.get("gpu_kwh_per_epoch") for e in energies), "co2e_kg_estimate": co2e}
 
 
 def _gb(v):
@@ -239,7 +261,8 @@ def _metric_cell(row: dict) -> str:
 def markdown(rows: list[dict], baseline: str, profiles: dict, left_out: list[str] = ()) -> str:
     head = ["workload", "platform", "runs", "hardware (recorded)", "time/epoch (s)", "total (s)", "samples/s",
             "GPU util (%)",
-            "peak RSS (GB)", "peak GPU mem (GB)", "cost/run", "speedup (total)", "speedup (epoch)", "metric"]
+            "peak RSS (GB)", "peak GPU mem (GB)", "energy/run (kWh)", "CO2e/run (kg, est.)", "cost/run",
+            "speedup (total)", "speedup (epoch)", "metric"]
     lines = [f"Baseline: **{baseline}**. Medians over runs; [min–max] where a platform has several runs. "
              "Speedup = baseline time / platform time; cost = price × hours (× GPUs for per-GPU-hour prices).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -250,6 +273,7 @@ def markdown(rows: list[dict], baseline: str, profiles: dict, left_out: list[str
             r["workload"], r["platform"], str(r["runs"]), r["hardware"] or "–", spread(r["epoch_sec"], r["epoch_sec_spread"]),
             spread(r["total_sec"], r["total_sec_spread"]), _fmt(r["samples_per_sec"]),
             _fmt(r["mean_gpu_util_percent"]), _fmt(r["peak_host_rss_gb"]), _fmt(r["peak_gpu_mem_gb"]),
+            _fmt(r["energy_kwh"]), _fmt(r["co2e_kg_estimate"]),
             f"{_fmt(r['cost_per_run'])} {r['cost_currency']}",
             _fmt(r["speedup_total"]) + ("" if r["comparable"] else " (not comparable)"),
             _fmt(r["speedup_epoch"]), _metric_cell(r),
@@ -273,17 +297,19 @@ def _plots(rows: list[dict], groups: dict[str, list[Run]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # (optional, as above)
 
-    names = [f"{r['workload']}\n{r['platform']}" for r in rows]
-
     def bar(key, ylabel, title, fname, spread_key=None):
-        fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(rows)), 3.5))
-        values = [r[key] or 0 for r in rows]
+        # A row without the measure gets no bar: a bar of 0 would read as a measurement.
+        shown = [r for r in rows if r[key] is not None]
+        fig, ax = plt.subplots(figsize=(max(4, 1.5 * len(shown)), 4))
+        values = [r[key] for r in shown]
         err = None
         if spread_key:
-            err = [[max(0, v - (r[spread_key] or (v, v))[0]) for v, r in zip(values, rows)],
-                   [max(0, (r[spread_key] or (v, v))[1] - v) for v, r in zip(values, rows)]]
-        ax.bar(names, values, yerr=err, capsize=4, color="tab:blue")
-        ax.set(ylabel=ylabel, title=title)
+            err = [[max(0, v - (r[spread_key] or (v, v))[0]) for v, r in zip(values, shown)],
+                   [max(0, (r[spread_key] or (v, v))[1] - v) for v, r in zip(values, shown)]]
+        ax.bar([f"{r['workload']}\n{r['platform']}" for r in shown], values, yerr=err, capsize=4, color="tab:blue")
+        missing = len(rows) - len(shown)
+        ax.set(ylabel=ylabel, title=title + (f" ({missing} row(s) without it left out)" if missing else ""))
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)  # file names as workloads are long
         fig.tight_layout()
         save_figure(fig, out / fname)
         plt.close(fig)
@@ -292,6 +318,8 @@ def _plots(rows: list[dict], groups: dict[str, list[Run]], out: Path) -> None:
     bar("samples_per_sec", "samples / s", "Training throughput", "throughput.png")
     bar("cost_per_run", "cost per run (platform currency)", "Cost per run", "cost.png")
     bar("speedup_total", "× baseline", "Speedup (total time)", "speedup.png")
+    bar("energy_kwh", "kWh per run", "Energy per run (the counters each run could read)", "energy.png")
+    bar("gpu_kwh_per_epoch", "kWh per epoch", "GPU energy per training epoch", "energy_per_epoch.png")
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for label, members in groups.items():
         for run in members:

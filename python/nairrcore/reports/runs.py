@@ -46,6 +46,11 @@ class Run:
         return bool(self.limitations)
 
     @property
+    def hardware_unknown(self) -> bool:
+        """A legacy run whose files do not say whether it used a GPU: it gets no cost."""
+        return self.legacy and self.device is None
+
+    @property
     def plain(self) -> bool:
         """Code that did not record itself, watched from outside (``nairrcore run``)."""
         return self.summary.get("kind") == "plain"
