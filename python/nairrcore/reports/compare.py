@@ -219,7 +219,7 @@ def _energy(members: list[Run], profile: dict, notes: list[str]) -> dict:
     kwh = _median(e.get("kwh") for e in energies)
     covers = sorted({e.get("covers") for e in energies if e.get("kwh") is not None})
     if kwh is None:
-        reasons = sorted({e.get("reason") or e.get("cpu_reason") for e in energies} - {None})
+        reasons = sorted({why for e in energies for why in (e.get("reason"), e.get("cpu_reason")) if why})
         notes.append("no energy: " + ("; ".join(reasons) if reasons else "not recorded by these runs"))
     carbon = profile.get("carbon") or {}
     intensity = carbon.get("g_co2e_per_kwh")
