@@ -43,16 +43,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
-import forecasting_oracle  # noqa: E402
-
-import nairrcore  # noqa: E402
-from nairrcore import forecasting as fc  # noqa: E402
-from nairrcore.evidence.environment import git_state, machine  # noqa: E402
-from nairrcore.evidence.telemetry import Sampler, TrainingPhases, mean_train_gpu_util  # noqa: E402
-from nairrcore.forecasting.model import MLP  # noqa: E402
+import nairrcore
+from nairrcore import forecasting as fc
+from nairrcore.evidence.environment import git_state, machine
+from nairrcore.evidence.telemetry import Sampler, TrainingPhases, mean_train_gpu_util
+from nairrcore.forecasting.model import MLP
 
 import accuracy  # noqa: E402  (bench/accuracy.py, beside this script)
+import forecasting_oracle  # noqa: E402  (bench/forecasting_oracle.py: the spec's pipeline in pandas)
 import mlp_step  # noqa: E402  (bench/mlp_step.py, beside this script)
 import steadiness  # noqa: E402  (bench/steadiness.py)
 

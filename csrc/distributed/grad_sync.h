@@ -26,7 +26,6 @@ class GradientSync {
   void set_enabled(bool enabled) { enabled_ = enabled; }
   // After backward: launch what is still pending, wait, average into .grad.
   void finish();
-  size_t num_buckets() const { return buckets_.size(); }
 
  private:
   struct Slot {

@@ -205,7 +205,10 @@ def run_notebook(notebook: str | os.PathLike, platform: str = "laptop", params=(
     if not notebook.is_file():
         raise ConfigError(f"notebook: {notebook} does not exist")
     params = notebook_parameters(params)
-    nb = nbformat.read(notebook, as_version=4)
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except (ValueError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
+        raise ConfigError(f"notebook: {notebook}: not a readable notebook ({type(exc).__name__}: {exc})") from exc
     name = _notebook_target(notebook, nb, params)
     hashed = InputHasher().inputs(list(inputs))
     run_dir = _prepare(name, platform, out, require_gpu, params)

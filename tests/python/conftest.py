@@ -16,6 +16,16 @@ SHARED_DATA = Path(os.environ.get("NAIRRCORE_SHARED_DATA", REPO.parent / "shared
 WEATHER_ARCHIVE = SHARED_DATA / "us-210-cities-daily.tar.xz"
 
 
+def bench_module(name: str):
+    """A module of bench/ (the pandas oracle, a benchmark's renderer), imported from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pytest_configure(config):
     # Runs the tests record (``nairrcore train`` records by default) go to a
     # scratch folder, never into the repository's outputs/.

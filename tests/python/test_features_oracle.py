@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from forecasting_oracle import build
 from nairrcore import forecasting as fc
+
+from conftest import bench_module
+
+build = bench_module("forecasting_oracle").build
 
 N_CITIES = 20
 

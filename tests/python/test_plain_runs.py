@@ -141,6 +141,21 @@ def test_the_command_line_runs_a_script_with_arguments_and_a_command(tmp_path):
     assert folders == ["inline", "train.py"]
 
 
+def test_bad_input_is_refused_by_name_before_any_folder_is_made(tmp_path):
+    (tmp_path / "broken.ipynb").write_text("{ not json")
+    notebook = plain_notebook(tmp_path / "fine.ipynb")
+    cases = [(lambda: run_notebook(tmp_path / "broken.ipynb", out=tmp_path / "out"), "broken.ipynb: not a readable"),
+             (lambda: run_notebook(notebook, params=["a-b=1"], out=tmp_path / "out"), "not a Python name"),
+             (lambda: run_notebook(notebook, inputs=[str(tmp_path / "nope")], out=tmp_path / "out"), "--input"),
+             (lambda: run_notebook(notebook, platform="moon", out=tmp_path / "out"), "unknown platform"),
+             (lambda: command_line(str(tmp_path / "missing.py"), [], {}), "does not exist"),
+             (lambda: command_line("train.txt", [], {}), "expected a notebook")]
+    for call, why in cases:
+        with pytest.raises(ConfigError, match=why):
+            call()
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_notebook_called_like_a_builtin_workload_is_filed_under_its_own_name(tmp_path):
     notebook = plain_notebook(tmp_path / "forecasting.ipynb")
     # not ForecastConfig's: `lr` and `epochs` are also its names, `made_up` is not, and is not refused
