@@ -132,6 +132,7 @@ def _small(**kw):
     return cifar10.Cifar10Config(**base)
 
 
+@pytest.mark.slow  # trains a network on real images
 def test_short_cpu_training_beats_chance_and_is_deterministic(cifar, tmp_path):
     data = cifar.limited(4000, 1000)
     a = cifar10.Trainer(_small())

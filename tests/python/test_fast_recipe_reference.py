@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 import torch
 
 from conftest import CIFAR_DIR, REPO
@@ -52,6 +53,7 @@ def test_fast_net_is_the_recipes_network():
         torch.testing.assert_close(trainer.predict_proba(images), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # trains a network on real images
 def test_reference_recipe_learns_on_real_data():
     data = cifar10.load(CIFAR_DIR, train_limit=8192, test_limit=2000)
     h = fast_recipe.Hyper(train_epochs=1)

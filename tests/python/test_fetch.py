@@ -31,6 +31,7 @@ def test_truncated_archive_names_the_file_and_leaves_nothing(tmp_path):
     assert not list(dest.glob(".partial-*"))
 
 
+@pytest.mark.slow  # decompresses all of CIFAR-10
 def test_cifar10_from_xz_files_is_checksummed(tmp_path):
     folder = fetch("cifar10", dest=tmp_path, source=SHARED_DATA / "cifar-10-batches-bin")
     data = (folder / "data_batch_1.bin").read_bytes()
@@ -39,6 +40,7 @@ def test_cifar10_from_xz_files_is_checksummed(tmp_path):
     assert hashlib.sha256(data).hexdigest().startswith("cee91656")
 
 
+@pytest.mark.slow  # decompresses all of CIFAR-10
 def test_corrupt_cifar_file_fails_checksum(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
