@@ -64,6 +64,7 @@ void bind_loader_iteration(py::class_<Loader>& c) {
       .def_property_readonly("num_samples", &Loader::num_samples)
       .def_property_readonly("resident", &Loader::resident)
       .def_property_readonly("host_allocations", &Loader::host_allocations)
+      .def_property_readonly("worker_threads", &Loader::worker_threads)
       .def("set_epoch", &Loader::set_epoch, py::call_guard<py::gil_scoped_release>())
       .def("state", [](const Loader& l) { return loader_state_dict(l.state()); })
       .def("load_state", [](Loader& l, const py::dict& d) {

@@ -9,7 +9,8 @@ namespace nairrcore::bindings {
 
 using namespace nairrcore::data;
 
-void bind_data(py::module_& m) {
+namespace {
+void bind_weather_types(py::module_& m) {
   py::class_<CityInfo>(m, "CityInfo")
       .def_readonly("id", &CityInfo::id)
       .def_readonly("name", &CityInfo::name)
@@ -43,7 +44,11 @@ void bind_data(py::module_& m) {
       .def_readonly("raw_rows", &WeatherDataset::raw_rows)
       .def_readonly("usable_rows", &WeatherDataset::usable_rows)
       .def_readonly("feature_names", &WeatherDataset::feature_names);
+}
+}  // namespace
 
+void bind_data(py::module_& m) {
+  bind_weather_types(m);
   m.def("select_cities",
         py::overload_cast<const std::string&, const std::vector<std::string>&, int64_t>(&select_cities),
         py::arg("dir"), py::arg("ids"), py::arg("first_n"),
@@ -71,6 +76,12 @@ void bind_data(py::module_& m) {
     d["prcp"] = as_tensor(s.prcp, at::kDouble);
     return d;
   }, py::arg("text"), py::arg("path"));
+  // city_info.csv's rows, for the reader's differential test: [(id, name, lat, lon)] by id.
+  m.def("parse_city_info", [](const py::bytes& text, const std::string& path) {
+    std::string bytes(text);
+    py::gil_scoped_release nogil;
+    return parse_city_info(bytes, path);
+  }, py::arg("text"), py::arg("path"));
   // The same from files already in memory (an archive's members): {name: bytes}.
   m.def("select_cities_in_memory", [](const std::string& label, std::map<std::string, std::string> contents,
                                       const std::vector<std::string>& ids, int64_t first_n) {
@@ -87,7 +98,7 @@ void bind_data(py::module_& m) {
   }, py::arg("label"), py::arg("contents"), py::arg("cities"), py::arg("spec"), py::arg("threads") = 0);
 
   m.def("parse_cifar", [](const std::vector<std::pair<std::string, py::bytes>>& files,
-                          const std::string& layout, int threads) {
+                          const std::string& layout, int threads, int64_t records_per_file) {
     std::vector<CifarFile> views;
     for (const auto& [name, blob] : files) {
       char* data = nullptr;
@@ -98,10 +109,11 @@ void bind_data(py::module_& m) {
     CifarImages out;
     {
       py::gil_scoped_release nogil;  // `files` keeps the bytes alive
-      out = parse_cifar(views, layout, threads);
+      out = parse_cifar(views, layout, threads, records_per_file);
     }
     return py::make_tuple(out.images, out.labels);
-  }, py::arg("files"), py::arg("layout") = "nchw", py::arg("threads") = 0);
+  }, py::arg("files"), py::arg("layout") = "nchw", py::arg("threads") = 0, py::arg("records_per_file") = 0);
+  m.attr("CIFAR_FILE_RECORDS") = kCifarFileRecords;
 }
 
 }  // namespace nairrcore::bindings

@@ -19,9 +19,8 @@ py::dict metrics_dict(const ClassificationMetrics& m) {
   d["samples"] = m.samples;
   return d;
 }
-}  // namespace
 
-void bind_train(py::module_& m) {
+void bind_forecast_configs(py::module_& m) {
   py::class_<MlpConfig>(m, "MlpConfig")
       .def(py::init<>())
       .def_readwrite("inputs", &MlpConfig::inputs)
@@ -52,6 +51,9 @@ void bind_train(py::module_& m) {
       .def_readwrite("accumulate", &FitConfig::accumulate)
       .def_readwrite("cuda_graphs", &FitConfig::cuda_graphs);
 
+}
+
+void bind_results(py::module_& m) {
   py::class_<EpochStats>(m, "EpochStats")
       .def_readonly("epoch", &EpochStats::epoch)
       .def_readonly("train_loss", &EpochStats::train_loss)
@@ -75,10 +77,13 @@ void bind_train(py::module_& m) {
       .def_readonly("city_rmse", &RegressionMetrics::city_rmse)
       .def_readonly("city_count", &RegressionMetrics::city_count)
       .def_readonly("rows", &RegressionMetrics::rows);
+}
 
-  // The fused optimisers on their own, as torch.optim takes them (tests
-  // compare them with torch.optim.AdamW and SGD): groups of (params, lr, weight_decay).
-  using Groups = std::vector<std::tuple<std::vector<at::Tensor>, double, double>>;
+// The fused optimisers on their own, as torch.optim takes them (tests
+// compare them with torch.optim.AdamW and SGD): groups of (params, lr, weight_decay).
+using Groups = std::vector<std::tuple<std::vector<at::Tensor>, double, double>>;
+
+void bind_optimizers(py::module_& m) {
   py::class_<FusedAdamW>(m, "FusedAdamW")
       .def(py::init([](const Groups& groups, std::tuple<double, double> betas, double eps) {
              std::vector<torch::optim::OptimizerParamGroup> g;
@@ -113,6 +118,9 @@ void bind_train(py::module_& m) {
       .def("set_lr", &FusedSGD::set_lr, py::arg("group"), py::arg("lr"))
       .def("zero_grad", [](FusedSGD& o) { o.zero_grad(true); });
 
+}
+
+void bind_kernels(py::module_& m) {
   m.def("norm_gelu_dropout",
         [](const at::Tensor& z, const at::Tensor& gamma, const at::Tensor& beta, double eps, double p, bool training,
            const std::optional<at::Tensor>& bias) {
@@ -127,6 +135,17 @@ void bind_train(py::module_& m) {
   m.def("max_pool_2x2_uses_kernel", &max_pool_2x2_cuda_fits, py::arg("x"),
         "Whether max_pool_2x2 takes nairrcore's GPU kernels for this tensor.");
 
+}
+
+void bind_image_configs(py::module_& m);
+}  // namespace
+
+void bind_train(py::module_& m) {
+  bind_forecast_configs(m);
+  bind_results(m);
+  bind_optimizers(m);
+  bind_kernels(m);
+  bind_image_configs(m);
   py::class_<ForecastTrainer> trainer(m, "ForecastTrainer");
   trainer.def(py::init<const MlpConfig&, const FitConfig&>(), py::arg("model"), py::arg("fit"))
       .def("set_data_on_device", &ForecastTrainer::set_data_on_device, py::arg("resident"))
@@ -136,6 +155,22 @@ void bind_train(py::module_& m) {
            py::arg("num_cities"), py::call_guard<py::gil_scoped_release>());
   bind_trainer_common(trainer, "train_x", "train_y");
 
+  py::class_<ImageTrainer> image_trainer(m, "ImageTrainer");
+  image_trainer.def(py::init<const ImageModelConfig&, const ImageFitConfig&>(), py::arg("model"), py::arg("fit"))
+      .def("evaluate", [](ImageTrainer& t, const at::Tensor& images, const at::Tensor& labels) {
+        ClassificationMetrics m;
+        {
+          py::gil_scoped_release nogil;
+          m = t.evaluate(images, labels);
+        }
+        return metrics_dict(m);
+      })
+      .def("predict_proba", &ImageTrainer::predict_proba, py::call_guard<py::gil_scoped_release>());
+  bind_trainer_common(image_trainer, "train_images", "train_labels");
+}
+
+namespace {
+void bind_image_configs(py::module_& m) {
   py::class_<ImageModelConfig>(m, "ImageModelConfig")
       .def(py::init<>())
       .def_readwrite("name", &ImageModelConfig::name)
@@ -176,19 +211,8 @@ void bind_train(py::module_& m) {
       .def_readwrite("eval_batch_size", &ImageFitConfig::eval_batch_size)
       .def_readwrite("cuda_graphs", &ImageFitConfig::cuda_graphs)
       .def_readwrite("augment", &ImageFitConfig::augment);
-
-  py::class_<ImageTrainer> image_trainer(m, "ImageTrainer");
-  image_trainer.def(py::init<const ImageModelConfig&, const ImageFitConfig&>(), py::arg("model"), py::arg("fit"))
-      .def("evaluate", [](ImageTrainer& t, const at::Tensor& images, const at::Tensor& labels) {
-        ClassificationMetrics m;
-        {
-          py::gil_scoped_release nogil;
-          m = t.evaluate(images, labels);
-        }
-        return metrics_dict(m);
-      })
-      .def("predict_proba", &ImageTrainer::predict_proba, py::call_guard<py::gil_scoped_release>());
-  bind_trainer_common(image_trainer, "train_images", "train_labels");
 }
+}  // namespace
+
 
 }  // namespace nairrcore::bindings

@@ -57,6 +57,8 @@ class BatchLoader {
   // at most prefetch + 2 over any number of epochs (the batches made ahead, the one
   // handed out, the one the consumer still holds), unless the caller keeps more.
   int64_t host_allocations() const { return host_allocations_.load(); }
+  // Streamed mode: worker threads started and not yet joined (0 after stop()).
+  int64_t worker_threads() const { return static_cast<int64_t>(workers_.size()); }
   c10::Device device() const { return device_; }
   const LoaderOptions& options() const { return opt_; }
 
@@ -68,7 +70,8 @@ class BatchLoader {
   // Starts (or restarts) iteration at the stored position.
   void begin();
   // Next batch, or false at the end of the epoch. `poll` is called about every
-  // 100 ms while waiting and may throw to abort (e.g. on Ctrl-C).
+  // 100 ms while waiting and may throw to abort (e.g. on Ctrl-C); the workers
+  // are stopped and joined before the exception leaves.
   bool next(Batch& out, const std::function<void()>& poll = {});
   // Stops the worker threads; safe to call at any time. Subclasses call it
   // first in their destructor, before the members the workers use go away.

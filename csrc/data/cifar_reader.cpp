@@ -8,7 +8,7 @@
 namespace nairrcore::data {
 
 namespace {
-void check_file(const CifarFile& f) {
+void check_file(const CifarFile& f, int64_t records_per_file) {
   const auto size = static_cast<int64_t>(f.bytes.size());
   if (size == 0) throw DataError(f.name + ": file is empty");
   if (size % kCifarRecordBytes != 0) {
@@ -16,7 +16,14 @@ void check_file(const CifarFile& f) {
                     std::to_string(kCifarRecordBytes) + "-byte CIFAR-10 records (truncated or " +
                     "not a CIFAR-10 binary file)");
   }
-  for (int64_t r = 0; r < size / kCifarRecordBytes; ++r) {
+  const int64_t records = size / kCifarRecordBytes;
+  if (records_per_file > 0 && records != records_per_file) {
+    throw DataError(f.name + ": " + std::to_string(records) + " records; an official CIFAR-10 batch file holds " +
+                    "exactly " + std::to_string(records_per_file) + " (" +
+                    std::to_string(records_per_file * kCifarRecordBytes) + " bytes): several files joined " +
+                    "into one (concatenated xz streams), or not an official CIFAR-10 file");
+  }
+  for (int64_t r = 0; r < records; ++r) {
     const auto label = static_cast<uint8_t>(f.bytes[r * kCifarRecordBytes]);
     if (label >= kCifarClasses) {
       throw DataError(f.name + ": record " + std::to_string(r) + " has label " +
@@ -27,13 +34,13 @@ void check_file(const CifarFile& f) {
 }  // namespace
 
 CifarImages parse_cifar(const std::vector<CifarFile>& files, const std::string& layout,
-                        int threads) {
+                        int threads, int64_t records_per_file) {
   NAIRR_CHECK_ARG(layout == "nchw" || layout == "nhwc",
                   "layout: expected 'nchw' or 'nhwc', got '" + layout + "'");
   NAIRR_CHECK_ARG(!files.empty(), "parse_cifar: no files given");
   std::vector<int64_t> first(files.size() + 1, 0);
   for (size_t i = 0; i < files.size(); ++i) {
-    check_file(files[i]);
+    check_file(files[i], records_per_file);
     first[i + 1] = first[i] + static_cast<int64_t>(files[i].bytes.size()) / kCifarRecordBytes;
   }
   const int64_t n = first.back();

@@ -13,6 +13,7 @@ constexpr int64_t kCifarSide = 32;
 constexpr int64_t kCifarImageBytes = 3 * kCifarSide * kCifarSide;
 constexpr int64_t kCifarRecordBytes = 1 + kCifarImageBytes;
 constexpr int64_t kCifarClasses = 10;
+constexpr int64_t kCifarFileRecords = 10000;  // each official data_batch_N.bin and test_batch.bin
 
 struct CifarFile {
   std::string name;        // for error messages
@@ -25,9 +26,9 @@ struct CifarImages {
 };
 
 // Concatenates the records of `files` in order. DataError naming the file
-// when its size is not a whole, non-zero number of records or a label is
-// outside 0..9.
+// when its size is not a whole, non-zero number of records (exactly
+// `records_per_file` of them when that is not 0) or a label is outside 0..9.
 CifarImages parse_cifar(const std::vector<CifarFile>& files, const std::string& layout = "nchw",
-                        int threads = 0);
+                        int threads = 0, int64_t records_per_file = 0);
 
 }  // namespace nairrcore::data

@@ -1,6 +1,9 @@
 #pragma once
-// Minimal CSV helpers for the published weather files: comma separated,
-// optional double quotes, "NA" for missing numbers.
+// The CSV dialect of the published weather files (docs/ERRORS.md, "What the
+// readers accept"): UTF-8, an optional byte-order mark, one record per line
+// ending in \n or \r\n, comma separated, fields optionally in double quotes
+// ("" inside them is one "), numbers in plain decimal syntax, "NA" or empty
+// for a missing number.
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -14,16 +17,21 @@ std::string read_file(const std::string& path);
 
 // Split one line into fields, removing surrounding quotes ("" inside quotes
 // becomes "). Views point into `line` or into `scratch` for unescaped fields.
-void split_csv_line(std::string_view line, std::vector<std::string_view>& fields,
+// False when a quoted field is not closed, or its closing quote is followed by
+// anything but a comma or the line's end.
+bool split_csv_line(std::string_view line, std::vector<std::string_view>& fields,
                     std::deque<std::string>& scratch);
 
 // Index of each wanted column in the header; DataError naming the file and
-// the missing column otherwise.
+// the missing or repeated column otherwise.
 std::vector<int> locate_columns(const std::vector<std::string_view>& header,
                                 const std::vector<std::string>& wanted,
                                 const std::string& path);
 
-// Number or NaN for "NA"/empty. Returns false on anything else.
+// Number or NaN for "NA"/empty, with spaces around allowed. The syntax is
+// [+-]? (D+ (. D*)? | . D+) ([eE] [+-]? D+)? with ASCII digits D; the value
+// must be finite (an underflow reads as the nearest double, as strtod does).
+// Returns false on anything else.
 bool parse_number(std::string_view text, double& out);
 
 // `text` safe to put in an error message: bytes outside printable ASCII as
@@ -31,8 +39,14 @@ bool parse_number(std::string_view text, double& out);
 std::string printable(std::string_view text);
 // Offset of the first byte that breaks UTF-8 in `text`, or -1 when it is valid.
 int64_t invalid_utf8_at(std::string_view text);
+// DataError naming `path`, the line and column, when `text` is not UTF-8 or
+// holds a carriage return that does not end a line.
+void check_text(std::string_view text, const std::string& path);
+// `text` without a leading UTF-8 byte-order mark (a spreadsheet's export adds one).
+std::string_view strip_bom(std::string_view text);
 
-// Days since 1970-01-01 for "YYYY-MM-DD". Returns false on a malformed date.
+// Days since 1970-01-01 for "YYYY-MM-DD" (ASCII digits, year 0001..9999).
+// Returns false on a malformed or impossible date.
 bool parse_date(std::string_view text, int32_t& days);
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 constexpr int32_t days_from_civil(int y, unsigned m, unsigned d) {
@@ -47,10 +61,11 @@ int day_of_year(int32_t days);  // 1..366
 void civil_from_days(int32_t days, int& y, unsigned& m, unsigned& d);
 std::string format_date(int32_t days);  // "YYYY-MM-DD"
 
-// Iterates the lines of a buffer (handles \n and \r\n), counting from 1.
+// Iterates the lines of a buffer (handles \n and \r\n), counting from 1,
+// after a leading byte-order mark.
 class LineReader {
  public:
-  explicit LineReader(std::string_view text) : text_(text) {}
+  explicit LineReader(std::string_view text) : text_(strip_bom(text)) {}
   bool next(std::string_view& line);
   int64_t line_number() const { return line_no_; }
 

@@ -51,11 +51,10 @@ double parse_coordinate(std::string_view text, const Range& range, const std::st
   return value;
 }
 
-void check_text(std::string_view line, const std::string& path, int64_t number) {
-  const int64_t bad = invalid_utf8_at(line);
-  if (bad >= 0) {
-    throw DataError(where(path, number) + ": not UTF-8 text (byte " + printable(line.substr(bad, 1)) +
-                    " at column " + std::to_string(bad + 1) + ")");
+void split_or_throw(std::string_view line, std::vector<std::string_view>& fields, std::deque<std::string>& scratch,
+                    const std::string& path, int64_t number) {
+  if (!split_csv_line(line, fields, scratch)) {
+    throw DataError(where(path, number) + ": a quoted field is not closed, or text follows its closing quote");
   }
 }
 
@@ -70,17 +69,16 @@ std::vector<CityInfo> parse_city_info(std::string_view text, const std::string& 
   std::string_view line;
   std::vector<std::string_view> fields;
   std::deque<std::string> scratch;  // a deque: growing it never moves the strings fields point into
+  check_text(text, path);
   if (!lines.next(line) || line.empty()) throw DataError(path + ": empty file, expected a header");
-  check_text(line, path, lines.line_number());
-  split_csv_line(line, fields, scratch);
+  split_or_throw(line, fields, scratch, path, lines.line_number());
   const auto col = locate_columns(fields, {"ID", "Name", "Lat", "Lon"}, path);
   const size_t width = fields.size();
 
   std::map<std::string, CityInfo> by_id;
   while (lines.next(line)) {
     if (line.empty()) continue;
-    check_text(line, path, lines.line_number());
-    split_csv_line(line, fields, scratch);
+    split_or_throw(line, fields, scratch, path, lines.line_number());
     if (fields.size() != width) {
       throw DataError(where(path, lines.line_number()) + ": expected " + std::to_string(width) +
                       " fields (as the header), got " + std::to_string(fields.size()));
@@ -113,8 +111,9 @@ CitySeries parse_city_series(std::string_view text, const std::string& path, con
   std::string_view line;
   std::vector<std::string_view> fields;
   std::deque<std::string> scratch;  // a deque: growing it never moves the strings fields point into
+  check_text(text, path);
   if (!lines.next(line) || line.empty()) throw DataError(path + ": empty file, expected a header");
-  split_csv_line(line, fields, scratch);
+  split_or_throw(line, fields, scratch, path, lines.line_number());
   const auto col = locate_columns(fields, {"Date", "tmax", "tmin", "prcp"}, path);
   const size_t width = fields.size();
   static const Range* ranges[] = {&kTmax, &kTmin, &kPrcp};
@@ -130,7 +129,7 @@ CitySeries parse_city_series(std::string_view text, const std::string& path, con
   bool sorted = true;
   while (lines.next(line)) {
     if (line.empty()) continue;
-    split_csv_line(line, fields, scratch);
+    split_or_throw(line, fields, scratch, path, lines.line_number());
     // A row with more or fewer fields than the header would shift columns.
     if (fields.size() != width) {
       throw DataError(where(path, lines.line_number()) + ": expected " + std::to_string(width) +

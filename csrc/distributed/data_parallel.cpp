@@ -53,19 +53,4 @@ std::vector<double> DataParallel::sum(const std::vector<double>& values, c10::De
   return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
-void DataParallel::reduce_epoch(train::EpochStats& st, double loss_total, c10::Device device) {
-  if (!group) return;
-  const int n = group->size();
-  std::vector<double> v(2 + n, 0.0);
-  v[0] = loss_total;
-  v[1] = static_cast<double>(st.train_samples);
-  v[2 + group->rank()] = st.train_sec;
-  auto total = sum(v, device);
-  st.train_samples = static_cast<int64_t>(total[1]);
-  st.train_loss = total[0] / std::max(total[1], 1.0);
-  st.rank_train_sec.assign(total.begin() + 2, total.end());
-  st.train_sec = *std::max_element(st.rank_train_sec.begin(), st.rank_train_sec.end());
-  st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
-}
-
 }  // namespace nairrcore::dist

@@ -9,7 +9,6 @@
 
 #include "distributed/grad_sync.h"
 #include "distributed/group.h"
-#include "train/epoch_stats.h"
 
 namespace nairrcore::dist {
 
@@ -29,8 +28,6 @@ struct DataParallel {
   std::unique_ptr<GradientSync> gradient_sync(const std::vector<at::Tensor>& params);
   // Sums `values` over the ranks (float64 on the CPU).
   std::vector<double> sum(const std::vector<double>& values, c10::Device device);
-  // Global loss and sample count, and every rank's train time, into `st`.
-  void reduce_epoch(train::EpochStats& st, double loss_total, c10::Device device);
 };
 
 }  // namespace nairrcore::dist

@@ -19,9 +19,8 @@ namespace nairrcore::train {
 
 namespace {
 CpuMatmul default_backend() {
+  // Python chooses per processor by measurement (training/cpu_library.py); this is the start.
   if (!at::hasMKLDNN()) return CpuMatmul::Blas;
-  const char* env = std::getenv("NAIRRCORE_CPU_MATMUL");
-  if (env && *env) return parse_cpu_matmul(env);
 #if defined(__x86_64__)
   return CpuMatmul::OneDnn;
 #else

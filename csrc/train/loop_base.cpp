@@ -3,6 +3,7 @@
 #include <ATen/record_function.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -15,6 +16,21 @@ using Clock = std::chrono::steady_clock;
 namespace {
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+// Global loss and sample count, and every rank's train time, into `st`.
+void reduce_over_ranks(dist::DataParallel& dp, EpochStats& st, double loss_total, c10::Device device) {
+  if (!dp) return;
+  const int n = dp.group->size();
+  std::vector<double> v(2 + n, 0.0);
+  v[0] = loss_total;
+  v[1] = static_cast<double>(st.train_samples);
+  v[2 + dp.group->rank()] = st.train_sec;
+  auto total = dp.sum(v, device);
+  st.train_samples = static_cast<int64_t>(total[1]);
+  st.train_loss = total[0] / std::max(total[1], 1.0);
+  st.rank_train_sec.assign(total.begin() + 2, total.end());
+  st.train_sec = *std::max_element(st.rank_train_sec.begin(), st.rank_train_sec.end());
+  st.samples_per_sec = st.train_samples / std::max(st.train_sec, 1e-12);
 }
 }  // namespace
 
@@ -120,7 +136,7 @@ std::vector<EpochStats> LoopBase::run_epochs(data::BatchLoader& loader, int64_t 
       synchronize_device(device_);
       sync_progress();
       EpochStats st = progress_.epoch_stats(e, carried_sec + seconds_since(t0), scaler_);
-      dp_.reduce_epoch(st, progress_.loss_total.item<double>(), device_);
+      reduce_over_ranks(dp_, st, progress_.loss_total.item<double>(), device_);
       const auto v0 = Clock::now();
       hooks.validate(st);
       st.val_sec = seconds_since(v0);

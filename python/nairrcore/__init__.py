@@ -31,14 +31,15 @@ def build_info() -> dict:
 
 def cpu_matmul() -> str:
     """The library for the fp32 CPU matrix products of nairrcore's layers:
-    "onednn" (the default on x86-64) or "blas" (torch's own choice)."""
+    "onednn" or "blas". A process's first CPU fit chooses it by measurement on
+    this processor (cached; see ``nairrcore.training.cpu_library``)."""
     return str(_core.cpu_matmul())
 
 
 def set_cpu_matmul(name: str) -> None:
-    """Switch the CPU matrix library ("onednn" or "blas") for this process;
-    the environment variable NAIRRCORE_CPU_MATMUL sets the starting value."""
-    _core.set_cpu_matmul(name)
+    """Use the CPU matrix library ``name`` ("onednn" or "blas") for this
+    process, instead of the measured choice (as NAIRRCORE_CPU_MATMUL does)."""
+    _cpu_library.set_by_caller(name)
 
 
 @contextlib.contextmanager
@@ -70,6 +71,7 @@ from nairrcore.evidence import RunRecorder, track  # noqa: E402
 from nairrcore.loaders import ImageLoader, TabularLoader  # noqa: E402
 from nairrcore.settings import Settings, setting  # noqa: E402
 from nairrcore.training import ModelSettings, ModelTrainer, TensorData  # noqa: E402
+from nairrcore.training import cpu_library as _cpu_library  # noqa: E402
 from nairrcore.workload import Metric, Workload, register  # noqa: E402
 
 __all__ = ["ConfigError", "DataError", "ImageLoader", "Metric", "ModelSettings", "ModelTrainer", "RunRecorder",

@@ -40,6 +40,13 @@ class _Loader:
         epochs, unless the caller keeps batches beyond the current one."""
         return self._impl.host_allocations
 
+    @property
+    def worker_threads(self) -> int:
+        """Worker threads started and not yet joined. 0 once an epoch ends, the
+        iterator is closed or Ctrl-C left it: the workers are joined before
+        ``KeyboardInterrupt`` leaves the loader."""
+        return self._impl.worker_threads
+
     def set_epoch(self, epoch: int) -> None:
         self._impl.set_epoch(epoch)
 
@@ -50,18 +57,20 @@ class _Loader:
         self._impl.load_state(state)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        start = self._impl.state()["next_batch"]
-        self._impl.begin()
-        bar = progress_bar(total=len(self), initial=start, unit="batch", leave=False) if self.progress else None
-        try:
+        bar = None
+        try:  # begin() inside: an interrupt landing right after it still reaches stop()
+            start = self._impl.state()["next_batch"]
+            self._impl.begin()
+            if self.progress:
+                bar = progress_bar(total=len(self), initial=start, unit="batch", leave=False)
             while (batch := self._impl.next()) is not None:
                 if bar is not None:
                     bar.update(1)
                 yield batch
         finally:
+            self._impl.stop()
             if bar is not None:
                 bar.close()
-            self._impl.stop()
 
 
 class TabularLoader(_Loader):

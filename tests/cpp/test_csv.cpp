@@ -11,7 +11,7 @@ using namespace nairrcore::data;
 TEST_CASE("split_csv_line handles quotes, escaped quotes and empty fields", "[csv]") {
   std::vector<std::string_view> f;
   std::deque<std::string> scratch;
-  split_csv_line(R"("1","Albany, NY",,3.5,"say ""hi""")", f, scratch);
+  REQUIRE(split_csv_line(R"("1","Albany, NY",,3.5,"say ""hi""")", f, scratch));
   REQUIRE(f.size() == 5);
   CHECK(f[0] == "1");
   CHECK(f[1] == "Albany, NY");
@@ -25,7 +25,7 @@ TEST_CASE("many escaped fields on one line stay intact", "[csv]") {
   // move earlier ones when it grows.
   std::vector<std::string_view> f;
   std::deque<std::string> scratch;
-  split_csv_line(R"("a""1","b""2","c""3","d""4","e""5","f""6","g""7","h""8","i""9")", f, scratch);
+  REQUIRE(split_csv_line(R"("a""1","b""2","c""3","d""4","e""5","f""6","g""7","h""8","i""9")", f, scratch));
   REQUIRE(f.size() == 9);
   for (size_t i = 0; i < f.size(); ++i) {
     CHECK(f[i] == std::string(1, static_cast<char>('a' + i)) + "\"" + std::to_string(i + 1));
@@ -43,6 +43,26 @@ TEST_CASE("parse_number reads numbers and NA, rejects text", "[csv]") {
   CHECK_FALSE(parse_number("abc", v));
   CHECK_FALSE(parse_number("1.5x", v));
   CHECK_FALSE(parse_number("inf", v));
+  CHECK_FALSE(parse_number("+-5", v));  // one sign at most
+  CHECK_FALSE(parse_number("0x10", v));
+  CHECK_FALSE(parse_number("1_0", v));
+  CHECK_FALSE(parse_number("\t1", v));
+  CHECK(parse_number(" +.5 ", v));
+  CHECK(v == 0.5);
+  CHECK(parse_number("1e-400", v));  // underflow reads as zero, as strtod and Python's float do
+  CHECK(v == 0.0);
+  CHECK_FALSE(parse_number("1e400", v));
+}
+
+TEST_CASE("a quoted field must close, and only a comma may follow it", "[csv]") {
+  std::vector<std::string_view> f;
+  std::deque<std::string> scratch;
+  CHECK_FALSE(split_csv_line(R"("ab,1)", f, scratch));
+  CHECK_FALSE(split_csv_line(R"("ab"cd,1)", f, scratch));
+  REQUIRE(split_csv_line(R"(ab"cd,"1",)", f, scratch));  // a quote inside an unquoted field is text
+  REQUIRE(f.size() == 3);
+  CHECK(f[0] == R"(ab"cd)");
+  CHECK(f[2].empty());
 }
 
 TEST_CASE("dates round-trip and day of year is right", "[csv]") {
@@ -57,6 +77,9 @@ TEST_CASE("dates round-trip and day of year is right", "[csv]") {
   CHECK_FALSE(parse_date("2019-02-29", d));
   CHECK_FALSE(parse_date("2019-13-01", d));
   CHECK_FALSE(parse_date("20190101", d));
+  CHECK_FALSE(parse_date("-001-01-01", d));
+  CHECK_FALSE(parse_date("0000-01-01", d));
+  CHECK_FALSE(parse_date("2019-+1-01", d));
 }
 
 TEST_CASE("city file errors name the file and line", "[csv][errors]") {

@@ -26,6 +26,29 @@ def bench_module(name: str):
     return module
 
 
+@pytest.fixture
+def cpu_burner():
+    """Every core kept busy for the test's duration: a guarantee about timing
+    or threads must hold on a loaded machine (CI's is one), not only a quiet one."""
+    import sys
+
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    yield len(burners)
+    for p in burners:
+        p.kill()
+        p.wait()
+
+
+def wait_for_threads(count: int, within: float = 5.0) -> int:
+    """This process's thread count once it is `count`, or the count at the deadline.
+    A joined thread leaves /proc a moment after join() returns (the kernel reaps
+    it after waking the joiner), so the count is awaited, not read once."""
+    deadline = time.monotonic() + within
+    while (n := len(os.listdir("/proc/self/task"))) != count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return n
+
+
 def pytest_configure(config):
     # Runs the tests record (``nairrcore train`` records by default) go to a
     # scratch folder, never into the repository's outputs/.

@@ -11,7 +11,7 @@ import subprocess
 
 import htcondor2
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from nairrcore.errors import ConfigError
 from nairrcore.jobs import sweep
@@ -94,3 +94,29 @@ def test_settings_in_a_job_are_checked_against_the_workload_as_run_checks_them(t
             sweep.write_sweep([{bad.split("=")[0]: bad.split("=")[1]}], forecasting, "delta", tmp_path)
     files = sweep.write_sweep([{"width": "64"}, {"width": "128"}], forecasting, "delta", tmp_path)
     assert (tmp_path / "params.txt").read_text() == "width=64\nwidth=128\n" and files["job"].is_file()
+
+
+@pytest.mark.slow
+def test_slurm_itself_accepts_every_script_nairrcore_writes(slurm, tmp_path):
+    """sbatch --test-only reads each accepted script's directives as Slurm
+    would at submission; the local cluster's partition and resources stand in
+    for the platform's (the command line overrides them)."""
+    partition = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True).stdout.split()[0]
+    local = ["--partition", partition.rstrip("*"), "--gres=none", "--mem=1G", "--cpus-per-task=1"]
+
+    @settings(max_examples=40, deadline=None)
+    @given(option=st.sampled_from(["account", "time", "out", "param_value"]), value=HOSTILE)
+    @example(option="account", value="acct_1.x")
+    @example(option="time", value="1-02:00:00")
+    @example(option="param_value", value="0.5")
+    def check(option, value):
+        try:
+            text = render(_spec(option, value, "slurm"))
+        except ConfigError:
+            return
+        script = tmp_path / "job.sh"
+        script.write_text(text)
+        out = subprocess.run(["sbatch", "--test-only", *local, str(script)], capture_output=True, text=True)
+        assert out.returncode == 0, (option, value, out.stderr)
+
+    check()

@@ -7,6 +7,7 @@ nairrcore, each with a one-line reason."""
 from __future__ import annotations
 
 import ast
+import re
 
 from conftest import REPO
 
@@ -81,3 +82,38 @@ def test_imports_inside_functions_are_of_optional_packages_with_a_reason():
                     elif "#" not in text:
                         problems.append(f"{module}:{node.lineno}: no reason given for importing here")
     assert not problems, "\n".join(problems)
+
+
+# The C++ core's folders, lowest first: a file includes only from its own
+# folder or those below.
+CPP_LAYERS = [{"common", "compat", "telemetry"}, {"data", "distributed"}, {"train"}, {"bindings"}]
+
+
+def test_no_cpp_file_includes_from_a_higher_or_sibling_folder():
+    level = {name: i for i, names in enumerate(CPP_LAYERS) for name in names}
+    csrc = REPO / "csrc"
+    problems = []
+    for path in sorted(p for p in csrc.rglob("*") if p.suffix in (".h", ".cpp", ".cu", ".cuh")):
+        folder = path.relative_to(csrc).parts[0]
+        assert folder in level, f"csrc/{folder} has no layer"
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.startswith('#include "') or "/" not in line:
+                continue
+            target = line.split('"')[1].split("/")[0]
+            if target != folder and level.get(target, -1) >= level[folder]:
+                problems.append(f"{path.relative_to(REPO)}:{number} ({folder}) includes {target}")
+    assert not problems, "\n".join(problems)
+
+
+def _doc_layers(heading: str) -> list[set[str]]:
+    """The numbered list under ``heading`` in docs/ARCHITECTURE.md: the
+    backticked names before each item's first colon."""
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text()
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    items = re.findall(r"^\d+\. (.*?)(?::|$)", section, flags=re.M)
+    return [set(re.findall(r"`([^`/]+)/?`", item)) for item in items]
+
+
+def test_the_architecture_page_lists_the_layers_these_tests_hold():
+    assert _doc_layers("## Python (`python/nairrcore/`)") == LAYERS
+    assert _doc_layers("## C++ core (`csrc/`)") == CPP_LAYERS

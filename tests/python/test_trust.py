@@ -57,7 +57,9 @@ CITY_CASES = {
     "overflows float32": (b'"2",1901-05-23,1e39,5,0', ":3: column 'tmax': 1e+39 is outside the plausible range"),
     "overflows double": (b'"2",1901-05-23,1,1e300,0', ":3: column 'tmin': 1e+300 is outside the plausible range"),
     "negative rain": (b'"2",1901-05-23,1,5,-0.5', ":3: column 'prcp': -0.5 is outside the plausible range"),
-    "not UTF-8": (b'"2",1901-05-23,\xff\xfe,5,0', ":3: column 'tmax': expected a number or NA, got '\\xff\\xfe'"),
+    "not UTF-8": (b'"2",1901-05-23,\xff\xfe,5,0', ":3: not UTF-8 text (byte \\xff at column 16)"),
+    "not a number": (b'"2",1901-05-23,4x,5,0', ":3: column 'tmax': expected a number or NA, got '4x'"),
+    "quote left open": (b'"2,1901-05-23,4,5,0', ":3: a quoted field is not closed, or text follows its closing quote"),
 }
 
 

@@ -126,8 +126,9 @@ def load(path: str | Path | None = None, *, train_limit: int = 0, test_limit: in
     source = Path(path) if path is not None else fetch("cifar10")
     blobs = read_blobs(source, TRAIN_FILES + TEST_FILES)
     train_blobs, test_blobs = blobs[:len(TRAIN_FILES)], blobs[len(TRAIN_FILES):]
-    train_x, train_y = _core.parse_cifar(train_blobs, "nchw", threads)
-    test_x, test_y = _core.parse_cifar(test_blobs, "nchw", threads)
+    official = _core.CIFAR_FILE_RECORDS
+    train_x, train_y = _core.parse_cifar(train_blobs, "nchw", threads, official)
+    test_x, test_y = _core.parse_cifar(test_blobs, "nchw", threads, official)
     fp = fingerprint_blobs([(Path(n.split(":")[-1]).name.removesuffix(".xz"), b) for n, b in blobs])
     fp.update(train_samples=int(train_y.numel()), test_samples=int(test_y.numel()))
     train, val = split_validation(ImageSet(train_x, train_y).head(train_limit), val_size, seed)

@@ -69,6 +69,12 @@ class Trainer:
         return self._impl
 
     @property
+    def layer_shape(self) -> tuple[int, int, int]:
+        """(rows, inputs, outputs) of a hidden layer's products in a training
+        step: the shape the CPU matrix library is chosen for."""
+        return min(self.config.batch_size, 8192), self.config.width, self.config.width
+
+    @property
     def num_parameters(self) -> int:
         return self._ensure().num_parameters
 

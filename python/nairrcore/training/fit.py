@@ -19,6 +19,7 @@ import torch
 
 from nairrcore.errors import ConfigError, DataError
 from nairrcore.progress import progress_bar
+from nairrcore.training import cpu_library
 from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
 from nairrcore.training.profiler import StepProfiler
 
@@ -263,6 +264,10 @@ def run_fit(trainer, workload: str, loop: LoopHandle, fit_call, *, total_epochs:
         env = options_from_env(recorder.run_dir, workload)
         checkpoint, profiler = env.get("checkpoint"), env.get("profiler")
         resume = resume or env.get("resume")
+    if torch.device(getattr(trainer, "device", "cpu")).type == "cpu":
+        choice = cpu_library.ensure_chosen(getattr(trainer, "layer_shape", None))
+        if recorder is not None:
+            recorder.config(cpu_matmul_choice=choice)
     ck = CheckpointedFit(trainer, workload, loop, dataset, checkpoint, resume, recorder, preempt_exit_code, profiler)
     ck.restore()
     bar = progress_bar(total=total_epochs, initial=loop.epochs_done, unit="epoch") if progress else None
