@@ -43,9 +43,11 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "nairrcore C++ core: readers, features, loaders, training loops, telemetry";
   nairrcore::bindings::bind_errors(m);
   nairrcore::bindings::bind_info(m);
+  // Lower layers first: a type is registered before a signature names it
+  // (the generated _core.pyi then holds Python names only).
   nairrcore::bindings::bind_data(m);
-  nairrcore::bindings::bind_train(m);
   nairrcore::bindings::bind_loaders(m);
   nairrcore::bindings::bind_distributed(m);
   nairrcore::bindings::bind_telemetry(m);
+  nairrcore::bindings::bind_train(m);
 }

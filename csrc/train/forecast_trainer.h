@@ -19,24 +19,24 @@
 
 namespace nairrcore::train {
 
-// Every value comes from Python's ForecastConfig; the defaults here are the
-// spec's, for the C++ tests.
+// Every value comes from Python's ForecastConfig (settings.to_core); no
+// defaults here, so a value Python does not set is zero, never a second default.
 struct FitConfig {
-  int64_t epochs = 50;
-  int64_t batch_size = 8192;
-  double lr = 3e-4;
-  double weight_decay = 1e-2;
-  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
-  double smooth_l1_beta = 1.0;
-  int64_t eval_batch_size = 65536;
-  uint64_t seed = 42;
-  std::string device = "cpu";
-  std::string precision = "fp32";
-  bool data_on_device = true;  // GPU: keep the data resident (else stream it)
-  int workers = 1;
-  int prefetch = 4;
-  int64_t accumulate = 1;  // micro-batches per optimiser step (data parallel: sync on the last)
-  bool cuda_graphs = true;  // GPU: replay each full batch's step from a CUDA graph
+  int64_t epochs{};
+  int64_t batch_size{};
+  double lr{};
+  double weight_decay{};
+  double adam_beta1{}, adam_beta2{}, adam_eps{};
+  double smooth_l1_beta{};
+  int64_t eval_batch_size{};
+  uint64_t seed{};
+  std::string device;
+  std::string precision;
+  bool data_on_device{};  // GPU: keep the data resident (else stream it)
+  int workers{};
+  int prefetch{};
+  int64_t accumulate{};  // micro-batches per optimiser step (data parallel: sync on the last)
+  bool cuda_graphs{};  // GPU: replay each full batch's step from a CUDA graph
   void validate() const;
 };
 

@@ -15,15 +15,15 @@
 
 namespace nairrcore::train {
 
-// Every value comes from Python's Cifar10Config (its recipes); the defaults
-// here are ResNet-18's, for the C++ tests.
+// Every value comes from Python's Cifar10Config and its recipes
+// (settings.to_core); no defaults here.
 struct ImageModelConfig {
-  std::string name = "resnet18";     // "resnet18" | "fastnet"
-  int64_t classes = 10;
-  std::vector<int64_t> widths{64, 128, 256, 512};  // resnet18: 4 stages; fastnet: 3 conv groups
-  int64_t whiten_width = 0;          // fastnet: 2 x (3*2*2) whitening filters; resnet18: 0
-  double bn_momentum = 0.1;          // torch convention: weight of the new batch
-  double head_scale = 1.0;           // logits are multiplied by this
+  std::string name;             // "resnet18" | "fastnet"
+  int64_t classes{};
+  std::vector<int64_t> widths;  // resnet18: 4 stages; fastnet: 3 conv groups
+  int64_t whiten_width{};       // fastnet: 2 x (3*2*2) whitening filters; resnet18: 0
+  double bn_momentum{};         // torch convention: weight of the new batch
+  double head_scale{};          // logits are multiplied by this
   void validate() const;
 };
 

@@ -20,33 +20,35 @@
 
 namespace nairrcore::train {
 
+// Every value comes from Python's Cifar10Config and its recipes
+// (settings.to_core); no defaults here.
 struct ImageFitConfig {
-  int64_t epochs = 30;
-  int64_t batch_size = 512;
+  int64_t epochs{};
+  int64_t batch_size{};
   // Per-group torch SGD coefficients: weights, then BN parameters and biases.
-  double lr = 0.2, weight_decay = 5e-4;
-  double bias_lr = 0.2, bias_weight_decay = 0.0;
-  double momentum = 0.9;
-  bool nesterov = true;
-  double label_smoothing = 0.1;
-  bool loss_sum = false;  // sum over the batch instead of the mean
+  double lr{}, weight_decay{};
+  double bias_lr{}, bias_weight_decay{};
+  double momentum{};
+  bool nesterov{};
+  double label_smoothing{};
+  bool loss_sum{};  // sum over the batch instead of the mean
   // LR factor: start -> 1 at peak (fraction of all steps) -> end, linearly.
-  double lr_start = 0.1, lr_peak = 0.15, lr_end = 0.0;
-  bool lookahead = false;  // EMA of the weights every 5 steps, copied back
-  int64_t whiten_bias_epochs = 3;  // fastnet: whitening bias trained this long
-  bool tta = true;         // evaluation averages the image and its mirror
-  bool tta_translate = false;  // ... and one-pixel shifts of both (the fast recipe's level 2)
-  uint64_t seed = 42;
-  std::string device = "cpu";
-  std::string precision = "fp32";
-  bool channels_last = true;
-  bool data_on_device = true;  // GPU: keep the data set resident
-  int workers = 2;
-  int prefetch = 4;
-  int64_t accumulate = 1;  // micro-batches per optimiser step (data parallel: sync on the last)
-  bool sync_batch_norm = false;  // data parallel: BatchNorm statistics over all ranks
-  int64_t eval_batch_size = 1000;
-  bool cuda_graphs = true;  // GPU: replay each full batch's step from a CUDA graph
+  double lr_start{}, lr_peak{}, lr_end{};
+  bool lookahead{};  // EMA of the weights every 5 steps, copied back
+  int64_t whiten_bias_epochs{};  // fastnet: whitening bias trained this long
+  bool tta{};         // evaluation averages the image and its mirror
+  bool tta_translate{};  // ... and one-pixel shifts of both (the fast recipe's level 2)
+  uint64_t seed{};
+  std::string device;
+  std::string precision;
+  bool channels_last{};
+  bool data_on_device{};  // GPU: keep the data set resident
+  int workers{};
+  int prefetch{};
+  int64_t accumulate{};  // micro-batches per optimiser step (data parallel: sync on the last)
+  bool sync_batch_norm{};  // data parallel: BatchNorm statistics over all ranks
+  int64_t eval_batch_size{};
+  bool cuda_graphs{};  // GPU: replay each full batch's step from a CUDA graph
   data::AugmentSpec augment;
   void validate() const;
 };

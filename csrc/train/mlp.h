@@ -15,14 +15,15 @@
 
 namespace nairrcore::train {
 
+// Every value comes from Python's ForecastConfig (settings.to_core); no defaults here.
 struct MlpConfig {
-  int64_t inputs = 37;
-  int64_t width = 1024;
-  int64_t depth = 8;
-  int64_t outputs = 3;
-  double dropout = 0.1;
-  double norm_eps = 1e-5;  // LayerNorm
-  bool fused_blocks = true;  // GPU: the fused norm-GELU-dropout kernels
+  int64_t inputs{};
+  int64_t width{};
+  int64_t depth{};
+  int64_t outputs{};
+  double dropout{};
+  double norm_eps{};  // LayerNorm
+  bool fused_blocks{};  // GPU: the fused norm-GELU-dropout kernels
   void validate() const;
 };
 

@@ -137,11 +137,30 @@ class Settings:
         return resolve_precision(getattr(self, "precision", "auto"), device)
 
 
+def core_field_names(core_type) -> list[str]:
+    """The fields of one of the core's settings types (MlpConfig, FitConfig, ...)."""
+    return [k for k, v in vars(core_type).items() if isinstance(v, property)]
+
+
+def to_core(core_type, settings: dict, derived: dict | None = None):
+    """A core settings object with every field set: from ``derived`` (values
+    resolved from the data or the device) where it names the field, else the
+    setting of the same name. The C++ structs have no defaults of their own,
+    so a field neither supplies is an error here, not a silent zero."""
+    derived = derived or {}
+    obj = core_type()
+    for name in core_field_names(core_type):
+        if name not in derived and name not in settings:
+            raise TypeError(f"{core_type.__name__}.{name}: no setting or derived value supplies it")
+        value = derived[name] if name in derived else settings[name]
+        setattr(obj, name, list(value) if isinstance(value, tuple) else value)
+    return obj
+
+
 def core_fields(obj) -> dict:
     """Every field of one of the core's settings objects (MlpConfig, FitConfig,
     ...) with its value: what the C++ side was given."""
-    names = [k for k, v in vars(type(obj)).items() if isinstance(v, property)]
-    values = {k: getattr(obj, k) for k in names}
+    values = {k: getattr(obj, k) for k in core_field_names(type(obj))}
     return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in values.items()}
 
 

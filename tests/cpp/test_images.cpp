@@ -5,6 +5,7 @@
 #include "data/cifar_reader.h"
 #include "data/image_augment.h"
 #include "data/image_loader.h"
+#include "test_configs.h"
 #include "test_support.h"
 #include "train/image_models.h"
 
@@ -116,7 +117,7 @@ TEST_CASE("image loader streams and keeps resident the same batches", "[loader][
 }
 
 TEST_CASE("ResNet-18 and the fast net have the expected shapes", "[models]") {
-  train::ImageModelConfig c;
+  train::ImageModelConfig c = testing::resnet18_model();
   auto resnet = train::make_image_model(c);
   CHECK(resnet->num_parameters() == 11173962);
   c.name = "fastnet";

@@ -12,23 +12,24 @@
 #include "train/linear.h"
 #include "train/norm_gelu_dropout.h"
 #include <torch/cuda.h>
+#include "test_configs.h"
 #include "test_support.h"
 
 using namespace nairrcore;
 using namespace nairrcore::train;
 
-TEST_CASE("MLP with the spec's defaults has 7,405,571 parameters", "[train]") {
-  Mlp mlp(MlpConfig{});
+TEST_CASE("the spec's MLP has 7,405,571 parameters", "[train]") {
+  Mlp mlp(testing::spec_mlp());
   CHECK(mlp->num_parameters() == 7405571);
 }
 
 TEST_CASE("training on real data lowers validation loss and is deterministic", "[train]") {
   const auto dir = testing::weather_dir();
   auto ds = data::build_weather_dataset(dir, data::select_cities(dir, {}, 2), data::FeatureSpec{}, 2);
-  MlpConfig m;
+  MlpConfig m = testing::spec_mlp();
   m.width = 64;
   m.depth = 2;
-  FitConfig f;
+  FitConfig f = testing::spec_fit();
   f.epochs = 2;
   f.batch_size = 256;
   f.lr = 3e-3;
@@ -48,17 +49,17 @@ TEST_CASE("training on real data lowers validation loss and is deterministic", "
 }
 
 TEST_CASE("invalid training settings are rejected by name", "[train][errors]") {
-  FitConfig f;
+  FitConfig f = testing::spec_fit();
   f.precision = "fp16";
-  CHECK_THROWS_WITH(ForecastTrainer(MlpConfig{}, f), Catch::Contains("fp16 needs a GPU"));
+  CHECK_THROWS_WITH(ForecastTrainer(testing::spec_mlp(), f), Catch::Contains("fp16 needs a GPU"));
   f.precision = "fp32";
   f.device = "cuda";
   if (!torch::cuda::is_available()) {
-    CHECK_THROWS_WITH(ForecastTrainer(MlpConfig{}, f), Catch::Contains("no CUDA GPU is visible"));
+    CHECK_THROWS_WITH(ForecastTrainer(testing::spec_mlp(), f), Catch::Contains("no CUDA GPU is visible"));
   }
   f.device = "cpu";
   f.lr = -1;
-  CHECK_THROWS_WITH(ForecastTrainer(MlpConfig{}, f), Catch::Contains("lr"));
+  CHECK_THROWS_WITH(ForecastTrainer(testing::spec_mlp(), f), Catch::Contains("lr"));
 }
 
 TEST_CASE("fast dropout keeps 1-p of the elements, scaled, reproducibly", "[training]") {

@@ -13,6 +13,7 @@ import pytest
 from nairrcore import cifar10, forecasting as fc
 from nairrcore._native import core
 from nairrcore.evidence import RunRecorder
+from nairrcore.settings import core_fields, to_core
 
 # core field -> where its value comes from when it is not the setting of the same name
 DERIVED = {
@@ -79,8 +80,33 @@ def test_every_core_field_is_a_recorded_setting_of_the_same_value(recorded, work
     assert set(run_config["config"]) == set(type(config).names())  # every setting recorded
 
 
-def test_cpp_defaults_no_longer_decide_anything():
-    # the recipe's lr reaches the core, not the C++ default
+# setting -> where it goes when no core field of its name takes it
+ELSEWHERE = {
+    "forecasting": {"data": "the reader", "cities": "the reader", "city_ids": "the reader",
+                    "lags": "the feature builder", "windows": "the feature builder", "threads": "the reader",
+                    "in_memory": "the reader"},
+    "cifar10": {"data": "the reader", "train_limit": "the reader", "test_limit": "the reader",
+                "val_size": "the validation split", "model": "model.name",
+                "normalize_mean": "fit.augment.mean", "normalize_std": "fit.augment.std"},
+}
+
+
+@pytest.mark.parametrize("workload", ["forecasting", "cifar10"])
+def test_every_setting_reaches_the_core_or_says_where_it_goes(recorded, workload):
+    config, run_config = recorded[workload]
+    taken = {key.rsplit(".", 1)[-1] for key in _flatten(run_config["core"])}
+    untaken = set(type(config).names()) - taken - set(ELSEWHERE[workload])
+    assert not untaken, f"{sorted(untaken)}: no core field of that name, and no entry in ELSEWHERE"
+
+
+def test_the_core_takes_its_values_only_from_the_settings():
+    # the C++ structs have no defaults: a field Python does not supply is refused here, not zero there
+    settings = fc.ForecastConfig().as_dict()
+    del settings["dropout"]  # as if the C++ side had gained a field no setting supplies
+    with pytest.raises(TypeError, match="MlpConfig.dropout: no setting or derived value supplies it"):
+        to_core(core.MlpConfig, settings, {"inputs": 37, "outputs": 3})
     trainer = cifar10.Trainer(cifar10.Cifar10Config(model="resnet18", device="cpu"))
     assert trainer.core_settings()["fit"]["lr"] == cifar10.RECIPES["resnet18"]["lr"] == 0.4
     assert trainer.core_settings()["fit"]["nesterov"] is True
+    untouched = core_fields(core.FitConfig())  # what the core holds before Python fills it: zeros
+    assert all(not v for v in untouched.values()), untouched

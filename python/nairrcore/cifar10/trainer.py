@@ -13,15 +13,11 @@ from nairrcore.cifar10.config import Cifar10Config
 from nairrcore.data.cifar10 import CLASSES, Cifar10Data, ImageSet
 from nairrcore.files import save_torch
 from nairrcore.loaders import augment_spec
-from nairrcore.settings import core_fields, enable_tf32
+from nairrcore.settings import core_fields, enable_tf32, to_core
 from nairrcore.training.fit import run_fit
 from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]
-FIT_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "bias_lr", "bias_weight_decay", "momentum", "nesterov",
-              "label_smoothing", "loss_sum", "lr_start", "lr_peak", "lr_end", "lookahead", "whiten_bias_epochs",
-              "tta", "tta_translate", "eval_batch_size", "seed", "channels_last", "workers", "prefetch",
-              "accumulate", "sync_batch_norm", "cuda_graphs")
 
 
 class Trainer:
@@ -38,18 +34,13 @@ class Trainer:
         self.precision = self.config.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
         r, c = self.config.recipe(), self.config
-        model = _core.ImageModelConfig()
-        model.name, model.classes, model.widths = c.model, len(CLASSES), list(r["widths"])
-        model.whiten_width, model.bn_momentum, model.head_scale = r["whiten_width"], r["bn_momentum"], r["head_scale"]
-        fit = _core.ImageFitConfig()
         values = {**c.as_dict(), **r}
-        for key in FIT_FIELDS:
-            setattr(fit, key, values[key])
-        fit.tta_translate = c.tta and r["tta_translate"]
-        fit.device, fit.precision = str(self.device), self.precision
-        fit.data_on_device = True if c.data_on_device is None else c.data_on_device
-        fit.augment = augment_spec(r["pad"], c.reflect, c.flip, r["cutout"], mean=c.normalize_mean,
-                                   std=c.normalize_std, alternate_flip=r["alternate_flip"])
+        model = to_core(_core.ImageModelConfig, values, {"name": c.model, "classes": len(CLASSES)})
+        fit = to_core(_core.ImageFitConfig, values, {
+            "tta_translate": c.tta and r["tta_translate"], "device": str(self.device), "precision": self.precision,
+            "data_on_device": True if c.data_on_device is None else c.data_on_device,
+            "augment": augment_spec(r["pad"], c.reflect, c.flip, r["cutout"], mean=c.normalize_mean,
+                                    std=c.normalize_std, alternate_flip=r["alternate_flip"])})
         self._model_config, self._fit_config = model, fit
         self._impl = _core.ImageTrainer(model, fit)
         self._group = group

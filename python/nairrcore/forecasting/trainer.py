@@ -12,7 +12,7 @@ from nairrcore._native import core as _core
 from nairrcore.data.weather import ForecastData, Split
 from nairrcore.files import save_torch
 from nairrcore.forecasting.config import ForecastConfig
-from nairrcore.settings import core_fields, enable_tf32
+from nairrcore.settings import core_fields, enable_tf32, to_core
 from nairrcore.training.fit import run_fit
 from nairrcore.training.metrics import with_empty_note
 
@@ -33,25 +33,17 @@ class Trainer:
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
-        c = self.config
-        model = _core.MlpConfig()
-        model.inputs, model.width, model.depth, model.outputs = inputs, c.width, c.depth, 3
-        model.dropout, model.norm_eps, model.fused_blocks = c.dropout, c.norm_eps, c.fused_blocks
-        self._model_config = model
+        self._model_config = to_core(_core.MlpConfig, self.config.as_dict(), {"inputs": inputs, "outputs": 3})
         self._impl: _core.ForecastTrainer | None = None
         self._group, self._bucket_mb = group, bucket_mb
         self._model_info: dict | None = None
         self.history: list[dict] = []
 
     def _fit_config(self) -> "_core.FitConfig":
-        c = self.config
-        fit = _core.FitConfig()
-        for key in ("epochs", "batch_size", "lr", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps",
-                    "smooth_l1_beta", "eval_batch_size", "seed", "workers", "prefetch", "accumulate", "cuda_graphs"):
-            setattr(fit, key, getattr(c, key))
-        fit.device, fit.precision = str(self.device), self.precision
-        fit.data_on_device = bool(c.data_on_device)  # None: decided by fit() once the data is known
-        return fit
+        # data_on_device None: decided by fit() once the data is known
+        return to_core(_core.FitConfig, self.config.as_dict(), {
+            "device": str(self.device), "precision": self.precision,
+            "data_on_device": bool(self.config.data_on_device)})
 
     def _data_fits_on_device(self, data: ForecastData) -> bool:
         if self.device.type != "cuda":
