@@ -61,9 +61,9 @@ class ExampleRegression(Workload):
         split = lambda lo, hi: TensorSplit(x[lo:hi], y[lo:hi])  # noqa: E731
         return TensorData(split(0, a), split(a, b), split(b, config.rows), source="generated: y = sin(x0) + ...")
 
-    def trainer(self, config: ExampleSettings, data=None, group=None, bucket_mb: float = 25.0) -> ModelTrainer:
+    def trainer(self, config: ExampleSettings, data=None, group=None, options=None) -> ModelTrainer:
         torch.manual_seed(config.seed)
-        return ModelTrainer(Mlp(config.width, config.depth), config, workload=self.name)
+        return ModelTrainer(Mlp(config.width, config.depth), config, workload=self.name, options=options)
 
     def load_model(self, path, device: str = "cpu") -> ModelTrainer:
         saved = torch.load(path, map_location="cpu", weights_only=True)

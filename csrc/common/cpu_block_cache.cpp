@@ -123,17 +123,8 @@ class BlockCache final : public c10::Allocator {
   size_t free_bytes_ = 0;
 };
 
-bool enabled_from_env() {
-  const char* env = std::getenv("NAIRRCORE_CPU_BLOCK_CACHE");
-  if (env == nullptr || *env == '\0') return true;
-  const std::string v(env);
-  if (v == "1" || v == "on" || v == "true") return true;
-  if (v == "0" || v == "off" || v == "false") return false;
-  throw ConfigError("NAIRRCORE_CPU_BLOCK_CACHE: expected 1/on/true or 0/off/false, got '" + v + "'");
-}
-
 std::atomic<bool>& enabled_slot() {
-  static std::atomic<bool> slot{enabled_from_env()};
+  static std::atomic<bool> slot{true};  // Python sets it from RunOptions.cpu_block_cache
   return slot;
 }
 }  // namespace

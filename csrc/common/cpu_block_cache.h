@@ -21,7 +21,7 @@ class CpuBlockCacheScope {
   bool opened_;
 };
 
-// On by default; NAIRRCORE_CPU_BLOCK_CACHE=0 sets the starting value, the
+// On by default; Python sets it from RunOptions.cpu_block_cache, the
 // setter both. Scopes opened while it is off do nothing.
 bool cpu_block_cache_enabled();
 void set_cpu_block_cache_enabled(bool enabled);

@@ -61,7 +61,7 @@ def cpu_block_cache() -> bool:
 
 def set_cpu_block_cache(enabled: bool) -> None:
     """Switch the CPU block cache for fits started from now on; the environment
-    variable NAIRRCORE_CPU_BLOCK_CACHE=0 sets the starting value."""
+    variable NAIRRCORE_CPU_BLOCK_CACHE=0 (RunOptions.cpu_block_cache) turns it off for fits."""
     _core.set_cpu_block_cache(bool(enabled))
 
 

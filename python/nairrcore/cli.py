@@ -30,10 +30,11 @@ from nairrcore.execute import RunFailed, command_line, declared_settings, parse_
 from nairrcore.files import write_json, write_text
 from nairrcore.jobs import sweep
 from nairrcore.jobs.scheduler import JobSpec, render
+from nairrcore.training.options import RunOptions
 from nairrcore.platforms import check_platform
 from nairrcore.reports import plan as planning
 from nairrcore.reports.compare import compare
-from nairrcore.training import CheckpointManager, Preempted, TrainingDiverged
+from nairrcore.training import Preempted, TrainingDiverged
 from nairrcore.workload import WORKLOADS, get as get_workload, headline_reference
 
 def _cmd_info(args) -> int:
@@ -97,6 +98,7 @@ def _next_lines(run_dir: Path) -> list[str]:
 
 def _cmd_run(args) -> int:
     check_platform(args.platform)
+    exit_code = RunOptions.from_env(preempt_exit_code=args.preempt_exit_code).preempt_exit_code
     try:
         if args.target is not None and args.target.endswith(".ipynb"):
             if args.command_args:
@@ -109,12 +111,12 @@ def _cmd_run(args) -> int:
             argv, name, code = command_line(args.target, args.command_args, params)
             run_dir = run_command(argv, args.name or name, platform=args.platform, out=args.outputs, code=code,
                                   parameters=params, inputs=args.input, require_gpu=args.gpu,
-                                  preempt_exit_code=args.preempt_exit_code)
+                                  preempt_exit_code=exit_code)
     except RunFailed as exc:
         print(_closing_block(exc.run_dir), file=sys.stderr)
         if exc.preempted:
             print("nairrcore: preempted after a checkpoint; the next start resumes from it", file=sys.stderr)
-            return args.preempt_exit_code
+            return exit_code
         return 1
     print(_closing_block(run_dir))
     return 0
@@ -132,21 +134,22 @@ def _cmd_train(args) -> int:
     if args.distributed:
         group = distributed.init(timeout_sec=args.timeout)
     rank = group.rank if group is not None else 0
-    ckpt = CheckpointManager(args.checkpoint_dir, keep=args.keep, every_steps=args.checkpoint_every_steps,
-                             every_seconds=60.0 * args.checkpoint_every_minutes) if args.checkpoint_dir else None
+    options = RunOptions.from_env(checkpoint_dir=args.checkpoint_dir, checkpoint_minutes=args.checkpoint_every_minutes,
+                                  checkpoint_steps=args.checkpoint_every_steps, keep_checkpoints=args.keep,
+                                  resume=args.resume, preempt_exit_code=args.preempt_exit_code,
+                                  bucket_mb=args.bucket_mb)
     recorder = None
     if args.record and rank == 0:
         root = Path(args.outputs) if args.outputs else outputs_root()
         recorder = RunRecorder(root / args.platform / workload.name / new_run_id(), workload.name, args.platform)
     with recorder.phase("data_prep") if recorder else contextlib.nullcontext():
         data = workload.load_data(config)
-    trainer = workload.trainer(config, data, group=group, bucket_mb=args.bucket_mb)
+    trainer = workload.trainer(config, data, group=group, options=options)
     if recorder:
         recorder.trainer(trainer, data)
     try:
         with recorder.phase("train") if recorder else contextlib.nullcontext():
-            history = trainer.fit(data, progress=not args.quiet, checkpoint=ckpt, resume=args.resume,
-                                  preempt_exit_code=args.preempt_exit_code, recorder=recorder)
+            history = trainer.fit(data, progress=not args.quiet, recorder=recorder)
     except Preempted as exc:
         print(f"nairrcore: {exc}", file=sys.stderr)
         if recorder:
@@ -349,8 +352,9 @@ def _add_run(sub) -> None:
     s.add_argument("--outputs", "--out", dest="outputs", help="root of the run folders (default: outputs/)")
     s.add_argument("--gpu", action="store_true", help="fail at once unless a CUDA GPU is visible")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.add_argument("--preempt-exit-code", type=int, default=85,
-                   help="exit code when the run was preempted after a checkpoint (85: HTCondor self-checkpointing)")
+    s.add_argument("--preempt-exit-code", type=int,
+                   help=f"exit code when the run was preempted after a checkpoint (default "
+                        f"{RunOptions.preempt_exit_code}: HTCondor self-checkpointing)")
     s.add_argument("--profile", type=int, default=0, metavar="STEPS",
                    help="write a profiler trace of this many training steps into the run folder (profile/)")
     s.set_defaults(func=_cmd_run)
@@ -366,18 +370,20 @@ def _add_train(sub) -> None:
     s.add_argument("--outputs", help="root of the run folders (default: outputs/)")
     s.add_argument("--no-record", dest="record", action="store_false", help="write no run folder")
     s.add_argument("--checkpoint-dir", help="write checkpoints here (and resume from them)")
-    s.add_argument("--checkpoint-every-steps", type=int, default=0)
-    s.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
-    s.add_argument("--keep", type=int, default=3, help="checkpoints kept")
-    s.add_argument("--resume", choices=["auto", "never"], default="auto",
-                   help="auto: continue from the newest good checkpoint (same settings and data); never: start afresh")
-    s.add_argument("--preempt-exit-code", type=int, default=85,
-                   help="exit code after SIGTERM/SIGUSR1 and a checkpoint (85: HTCondor self-checkpointing)")
+    s.add_argument("--checkpoint-every-steps", type=int, help=f"default {RunOptions.checkpoint_steps} (by time only)")
+    s.add_argument("--checkpoint-every-minutes", type=float, help=f"default {RunOptions.checkpoint_minutes}")
+    s.add_argument("--keep", type=int, help=f"checkpoints kept (default {RunOptions.keep_checkpoints})")
+    s.add_argument("--resume", choices=["auto", "never"],
+                   help="auto (default): continue from the newest good checkpoint (same settings and data); "
+                        "never: start afresh")
+    s.add_argument("--preempt-exit-code", type=int,
+                   help=f"exit code after SIGTERM/SIGUSR1 and a checkpoint (default "
+                        f"{RunOptions.preempt_exit_code}: HTCondor self-checkpointing)")
     s.add_argument("--save-model", help="write the trained model here (rank 0; '{rank}' in the name: every rank)")
     s.add_argument("--distributed", action="store_true",
                    help="data parallel over the processes torchrun or srun started (Gloo on CPU, NCCL on GPU)")
     s.add_argument("--timeout", type=float, default=300.0, help="seconds before a missing peer is an error")
-    s.add_argument("--bucket-mb", type=float, default=25.0, help="gradient all-reduce bucket size")
+    s.add_argument("--bucket-mb", type=float, help=f"gradient all-reduce bucket size (default {RunOptions.bucket_mb})")
     s.add_argument("--all-ranks-print", action="store_true", help="every rank prints its history")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_train)

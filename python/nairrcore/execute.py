@@ -38,8 +38,9 @@ from nairrcore.platforms import check_platform
 from nairrcore.progress import progress_bar
 from nairrcore.settings import literal
 from nairrcore.workload import WORKLOADS
+from nairrcore.training.options import RunOptions
 
-PREEMPT_EXIT_CODE = 85
+PREEMPT_EXIT_CODE = RunOptions.preempt_exit_code
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 

@@ -27,6 +27,7 @@ import torch
 from nairrcore.errors import ConfigError, DataError
 from nairrcore.settings import Settings
 from nairrcore.training.metrics import is_number
+from nairrcore.training.options import RunOptions
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ class Trainer(Protocol):
     precision: str
     history: list[dict]
 
-    def fit(self, data: Any, on_epoch=None, progress: bool = False, recorder=None, checkpoint=None,
-            resume: str | None = None, preempt_exit_code: int = 85, profiler=None) -> list[dict]: ...
+    options: RunOptions
+
+    def fit(self, data: Any, on_epoch=None, progress: bool = False, recorder=None) -> list[dict]: ...
     def evaluate(self, split: Any) -> dict: ...
     def predict(self, x: torch.Tensor) -> torch.Tensor: ...
     def save(self, path: str | os.PathLike) -> Path: ...
@@ -74,8 +76,9 @@ class Workload(abc.ABC):
         ``.fingerprint`` (content hash and counts) and ``.summary()``."""
 
     @abc.abstractmethod
-    def trainer(self, config: Settings, data: Any = None, group=None, bucket_mb: float = 25.0) -> Trainer:
-        """A trainer for ``config`` (``data`` when its shape depends on it; ``group``: data parallel)."""
+    def trainer(self, config: Settings, data: Any = None, group=None, options: RunOptions | None = None) -> Trainer:
+        """A trainer for ``config`` (``data`` when its shape depends on it; ``group``: data parallel;
+        ``options``: how it runs, RunOptions.from_env() when None)."""
 
     @abc.abstractmethod
     def load_model(self, path: str | os.PathLike, device: str = "cpu") -> Trainer:

@@ -48,12 +48,6 @@ def test_core_built_for_another_torch_is_refused_with_rebuild_hint(tmp_path):
     assert "--no-build-isolation" in out.stderr
 
 
-def test_cli_help_and_errors():
-    out = subprocess.run([sys.executable, "-m", "nairrcore", "--help"], capture_output=True, text=True)
-    assert out.returncode == 0 and "run" in out.stdout and "data" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "nairrcore", "run", "x.ipynb", "--platform", "moon"],
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and "unknown platform 'moon'" in out.stderr
 
 
 def test_the_cores_cpu_kernels_split_work_over_torchs_intra_op_threads():

@@ -62,5 +62,7 @@ def test_help_lists_the_groups():
     assert out.returncode == 0
     for group in ("info", "data", "run", "train", "report", "jobs"):
         assert re.search(rf"^\s+{group}\s", out.stdout, re.M), group
+    out = subprocess.run([*NAIRRCORE, "run", "x.ipynb", "--platform", "moon"], capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown platform 'moon'" in out.stderr
 
 

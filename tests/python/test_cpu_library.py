@@ -10,6 +10,7 @@ import pytest
 import nairrcore
 from nairrcore.errors import ConfigError
 from nairrcore.training import cpu_library
+from nairrcore.training.options import RunOptions
 
 
 @pytest.fixture
@@ -20,39 +21,40 @@ def cache(tmp_path, monkeypatch):
 
 def test_the_faster_library_is_chosen_and_cached_for_this_processor(cache):
     before = nairrcore.cpu_matmul()
-    first = cpu_library.choose(environ={})
+    first = cpu_library.choose()
     assert nairrcore.cpu_matmul() == before  # measuring leaves the library in use alone
     gflops = first["gflops"]
     assert set(gflops) == {"onednn", "blas"} and min(gflops.values()) > 0
     assert first["library"] == max(gflops, key=gflops.get) and first["why"] == "measured on this processor"
     [entry] = json.loads(cache.read_text()).values()
     assert entry["processor"] == cpu_library.processor() and entry["library"] == first["library"]
-    again = cpu_library.choose(environ={})
+    again = cpu_library.choose()
     assert again["library"] == first["library"] and "cached in" in again["why"]
 
 
 @pytest.mark.parametrize("content", ["", "not json", "[]", '{"x": 1}', '{"k": {"library": "mkl"}}'])
 def test_a_damaged_cache_is_measured_again_never_trusted(cache, content):
     cache.write_text(content)
-    choice = cpu_library.choose(environ={})
+    choice = cpu_library.choose()
     assert choice["why"] == "measured on this processor" and choice["library"] in cpu_library.LIBRARIES
 
 
 def test_another_processors_entry_is_not_used(cache):
-    first = cpu_library.choose(environ={})
+    first = cpu_library.choose()
     table = json.loads(cache.read_text())
     for entry in table.values():
         entry["processor"] = {**entry["processor"], "model": "0"}  # measured on another model
     cache.write_text(json.dumps(table))
-    assert cpu_library.choose(environ={})["why"] == "measured on this processor"
+    assert cpu_library.choose()["why"] == "measured on this processor"
     assert first["library"] in cpu_library.LIBRARIES
 
 
 def test_the_environment_overrides_and_is_checked(cache):
-    assert cpu_library.choose(environ={"NAIRRCORE_CPU_MATMUL": "blas"}) == {
-        "library": "blas", "why": "set by NAIRRCORE_CPU_MATMUL"}
-    with pytest.raises(ConfigError, match="NAIRRCORE_CPU_MATMUL: expected one of onednn, blas, got 'mkl'"):
-        cpu_library.choose(environ={"NAIRRCORE_CPU_MATMUL": "mkl"})
+    library = RunOptions.from_env({"NAIRRCORE_CPU_MATMUL": "blas"}).cpu_matmul
+    assert cpu_library.choose(library) == {"library": "blas",
+                                           "why": "set by RunOptions.cpu_matmul (NAIRRCORE_CPU_MATMUL)"}
+    with pytest.raises(ConfigError, match="NAIRRCORE_CPU_MATMUL: expected 'onednn', 'blas' or '', got 'mkl'"):
+        RunOptions.from_env({"NAIRRCORE_CPU_MATMUL": "mkl"})
     assert not cache.exists()  # nothing measured
 
 

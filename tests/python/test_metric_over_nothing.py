@@ -18,7 +18,7 @@ from nairrcore import ModelSettings, ModelTrainer, cifar10, forecasting as fc
 from nairrcore.errors import DataError
 from nairrcore.jobs.sweep import summarize
 from nairrcore.reports.compare import compare
-from nairrcore.training import TensorData, TensorSplit
+from nairrcore.training import TensorSplit
 
 from conftest import REPO
 

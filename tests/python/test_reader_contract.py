@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import lzma
 import math
 import re
 

@@ -7,7 +7,6 @@ replaces (with their 0-byte files) give a report of all five platforms."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys

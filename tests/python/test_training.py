@@ -74,16 +74,6 @@ def test_cpu_block_cache_does_not_change_the_arithmetic(small_data):
     assert all(torch.equal(states[True][k], states[False][k]) for k in states[True])
 
 
-@pytest.mark.slow
-def test_bad_cpu_block_cache_setting_names_the_variable():
-    code = "import nairrcore; nairrcore.cpu_block_cache()"
-    env = {**os.environ, "NAIRRCORE_CPU_BLOCK_CACHE": "maybe"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "ConfigError" in result.stderr and "NAIRRCORE_CPU_BLOCK_CACHE" in result.stderr
-    assert "'maybe'" in result.stderr
-
-
 def test_saved_model_reloads_with_the_same_predictions(small_data, tmp_path):
     data = subset(small_data, 5000)
     trainer = fc.Trainer(fc.ForecastConfig(**{**SMALL, "epochs": 1}))

@@ -15,6 +15,7 @@ from nairrcore.files import save_torch
 from nairrcore.loaders import augment_spec
 from nairrcore.settings import core_fields, enable_tf32, to_core
 from nairrcore.training.fit import run_fit
+from nairrcore.training.options import RunOptions
 from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]
@@ -28,8 +29,9 @@ class Trainer:
     dict per epoch.
     """
 
-    def __init__(self, config: Cifar10Config | None = None, *, group=None, bucket_mb: float = 25.0) -> None:
+    def __init__(self, config: Cifar10Config | None = None, *, group=None, options: RunOptions | None = None) -> None:
         self.config = (config or Cifar10Config()).validated()
+        self.options = options or RunOptions.from_env()
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
@@ -45,7 +47,7 @@ class Trainer:
         self._impl = _core.ImageTrainer(model, fit)
         self._group = group
         if group is not None:
-            self._impl.set_data_parallel(group, bucket_mb)
+            self._impl.set_data_parallel(group, self.options.bucket_mb)
         self.history: list[dict] = []
 
     @property
@@ -64,15 +66,13 @@ class Trainer:
         return {"model": core_fields(self._model_config), "fit": fit}
 
     def fit(self, data: Cifar10Data, on_epoch: EpochHook | None = None, progress: bool = False,
-            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
-            profiler=None) -> list[dict]:
+            recorder=None) -> list[dict]:
         train, val = data.train, data.val
         return run_fit(self, "cifar10", self._impl,
                        lambda eh, sh, every: self._impl.fit(train.images, train.labels, val.images, val.labels,
                                                             eh, sh, every),
                        total_epochs=self._fit_config.epochs, dataset=data.fingerprint, on_epoch=on_epoch,
-                       progress=progress, recorder=recorder, checkpoint=checkpoint, resume=resume,
-                       preempt_exit_code=preempt_exit_code, profiler=profiler,
+                       progress=progress, recorder=recorder,
                        postfix=lambda d: dict(loss=f"{d['train_loss']:.3f}", acc=f"{d.get('val_accuracy', 0):.3f}",
                                               rate=f"{d['samples_per_sec']:.0f}/s"))
 

@@ -6,6 +6,7 @@ from nairrcore.cifar10.config import Cifar10Config
 from nairrcore.cifar10.trainer import Trainer, load_model
 from nairrcore.data.cifar10 import Cifar10Data, load
 from nairrcore.workload import Metric, Workload, register
+from nairrcore.training.options import RunOptions
 
 
 class Cifar10(Workload):
@@ -18,8 +19,8 @@ class Cifar10(Workload):
                     val_size=config.recipe()["val_size"], seed=config.seed)
 
     def trainer(self, config: Cifar10Config, data: Cifar10Data | None = None, group=None,
-                bucket_mb: float = 25.0) -> Trainer:
-        return Trainer(config, group=group, bucket_mb=bucket_mb)
+                options: RunOptions | None = None) -> Trainer:
+        return Trainer(config, group=group, options=options)
 
     def load_model(self, path, device: str = "cpu") -> Trainer:
         return load_model(path, device)

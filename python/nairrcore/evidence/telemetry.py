@@ -66,7 +66,7 @@ class TrainingPhases:
     without a run folder (the benchmarks). It keeps the epochs' statistics and
     writes nothing."""
 
-    run_dir = None  # no folder: fit takes no checkpoint or profile options from the environment
+    run_dir = None  # no folder: fit writes no profile
 
     def __init__(self, sampler: Sampler) -> None:
         self._sampler = sampler

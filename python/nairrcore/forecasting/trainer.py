@@ -14,6 +14,7 @@ from nairrcore.files import save_torch
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.settings import core_fields, enable_tf32, to_core
 from nairrcore.training.fit import run_fit
+from nairrcore.training.options import RunOptions
 from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]
@@ -28,14 +29,15 @@ class Trainer:
     """
 
     def __init__(self, config: ForecastConfig | None = None, *, inputs: int = 37, group=None,
-                 bucket_mb: float = 25.0) -> None:
+                 options: RunOptions | None = None) -> None:
         self.config = (config or ForecastConfig()).validated()
         self.device = self.config.resolve_device()
         self.precision = self.config.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
         self._model_config = to_core(_core.MlpConfig, self.config.as_dict(), {"inputs": inputs, "outputs": 3})
         self._impl: _core.ForecastTrainer | None = None
-        self._group, self._bucket_mb = group, bucket_mb
+        self._group = group
+        self.options = options or RunOptions.from_env()
         self._model_info: dict | None = None
         self.history: list[dict] = []
 
@@ -57,7 +59,7 @@ class Trainer:
             self._core_fit = self._fit_config()
             self._impl = _core.ForecastTrainer(self._model_config, self._core_fit)
             if self._group is not None:
-                self._impl.set_data_parallel(self._group, self._bucket_mb)
+                self._impl.set_data_parallel(self._group, self.options.bucket_mb)
         return self._impl
 
     @property
@@ -81,8 +83,7 @@ class Trainer:
         return {"model": core_fields(self._model_config), "fit": core_fields(self._core_fit)}
 
     def fit(self, data: ForecastData, on_epoch: EpochHook | None = None, progress: bool = False,
-            recorder=None, checkpoint=None, resume: str | None = None, preempt_exit_code: int = 85,
-            profiler=None) -> list[dict]:
+            recorder=None) -> list[dict]:
         impl = self._ensure()
         if self.config.data_on_device is None:
             self._core_fit.data_on_device = self._data_fits_on_device(data)
@@ -92,8 +93,7 @@ class Trainer:
         return run_fit(self, "forecasting", impl,
                        lambda eh, sh, every: impl.fit(train.x, train.y, val.x, val.y, eh, sh, every),
                        total_epochs=self.config.epochs, dataset=data.fingerprint, on_epoch=on_epoch,
-                       progress=progress, recorder=recorder, checkpoint=checkpoint, resume=resume,
-                       preempt_exit_code=preempt_exit_code, profiler=profiler,
+                       progress=progress, recorder=recorder,
                        postfix=lambda d: dict(train=f"{d['train_loss']:.4f}", val=f"{d['val_loss']:.4f}",
                                               rate=f"{d['samples_per_sec']:.0f}/s"))
 

@@ -6,6 +6,7 @@ from nairrcore.data.weather import ForecastData, load
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.forecasting.trainer import Trainer, load_model
 from nairrcore.workload import Metric, Workload, register
+from nairrcore.training.options import RunOptions
 
 
 class Forecasting(Workload):
@@ -18,10 +19,10 @@ class Forecasting(Workload):
                     threads=config.threads, in_memory=config.in_memory)
 
     def trainer(self, config: ForecastConfig, data: ForecastData | None = None, group=None,
-                bucket_mb: float = 25.0) -> Trainer:
+                options: RunOptions | None = None) -> Trainer:
         # lat, lon, sin/cos of the day, 3 variables x (lags, diff, mean and std per window)
         inputs = data.num_features if data is not None else 4 + 3 * (len(config.lags) + 1 + 2 * len(config.windows))
-        return Trainer(config, inputs=inputs, group=group, bucket_mb=bucket_mb)
+        return Trainer(config, inputs=inputs, group=group, options=options)
 
     def load_model(self, path, device: str = "cpu") -> Trainer:
         return load_model(path, device)

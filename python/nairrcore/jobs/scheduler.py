@@ -11,6 +11,9 @@ from pathlib import Path
 
 from nairrcore.errors import ConfigError
 from nairrcore.platforms import platform_profile
+from nairrcore.training.options import RunOptions
+
+EXIT = RunOptions.preempt_exit_code  # the preempted run's exit code the scheduler acts on
 
 
 @dataclass
@@ -140,7 +143,7 @@ def slurm_script(spec: JobSpec) -> str:
               f"#SBATCH --mem={spec.memory_gb}G", f"#SBATCH --time={spec.time}",
               "#SBATCH --output=%x-%j.out",
               "# SIGUSR1 to the job step 120 s before the time limit: the loop checkpoints and",
-              "# exits 85, and the job requeues itself to resume from the checkpoint",
+              f"# exits {EXIT}, and the job requeues itself to resume from the checkpoint",
               "#SBATCH --signal=USR1@120",
               "#SBATCH --requeue"]
     if gpus:
@@ -162,7 +165,7 @@ def slurm_script(spec: JobSpec) -> str:
                   f'srun {_run_command(spec, gpus)} "${{EXTRA[@]}}" || status=$?']
     else:
         lines.append(f"srun {_run_command(spec, gpus)} || status=$?")
-    lines += ['if [ "${status:-0}" -eq 85 ]; then scontrol requeue "$SLURM_JOB_ID"; fi',
+    lines += [f'if [ "${{status:-0}}" -eq {EXIT} ]; then scontrol requeue "$SLURM_JOB_ID"; fi',
               'exit "${status:-0}"']
     return "\n".join(lines) + "\n"
 
@@ -208,9 +211,9 @@ def htcondor_submit(spec: JobSpec) -> str:
         lines += [f"request_gpus = {gpus}",
                   f"gpus_minimum_capability = {profile.get('gpus_minimum_capability', '6.1')}"]
     lines += [
-        "# self-checkpointing: exit code 85 means \"checkpointed, run me again\"; HTCondor",
+        f"# self-checkpointing: exit code {EXIT} means \"checkpointed, run me again\"; HTCondor",
         "# then transfers outputs/ back and restarts the job.",
-        "checkpoint_exit_code = 85",
+        f"checkpoint_exit_code = {EXIT}",
         "+is_resumable = true",
         "log = outputs/condor-$(Cluster).log",
         "output = outputs/condor-$(Cluster)-$(Process).out",

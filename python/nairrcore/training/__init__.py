@@ -3,9 +3,10 @@ body (resume, progress, recorder phases, divergence), profiling, and a
 Python-step trainer for models of your own."""
 
 from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
-from nairrcore.training.fit import TrainingDiverged, options_from_env, run_fit
+from nairrcore.training.fit import TrainingDiverged, run_fit
+from nairrcore.training.options import RunOptions
 from nairrcore.training.model_trainer import ModelSettings, ModelTrainer, TensorData, TensorSplit
 from nairrcore.training.profiler import StepProfiler
 
 __all__ = ["CheckpointManager", "ModelSettings", "ModelTrainer", "Preempted", "PreemptionGuard", "StepProfiler",
-           "TensorData", "TensorSplit", "TrainingDiverged", "options_from_env", "run_fit"]
+           "RunOptions", "TensorData", "TensorSplit", "TrainingDiverged", "run_fit"]

@@ -95,7 +95,7 @@ class CheckpointManager:
 class Preempted(RuntimeError):
     """The run was asked to stop (SIGTERM, SIGUSR1) and saved a checkpoint."""
 
-    def __init__(self, signum: int, checkpoint: Path | None, exit_code: int = 85) -> None:
+    def __init__(self, signum: int, checkpoint: Path | None, exit_code: int) -> None:
         name = signal.Signals(signum).name
         super().__init__(f"stopped by {name}; checkpoint {checkpoint}; exit code {exit_code}")
         self.signum, self.checkpoint, self.exit_code = signum, checkpoint, exit_code

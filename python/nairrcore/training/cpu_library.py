@@ -6,9 +6,9 @@ BLAS measured faster, on an AMD Zen 4 oneDNN), so neither is right everywhere.
 Before a CPU fit, nairrcore times both on the products one of the model's
 layers makes (forward, and the two of its backward pass), alternating, and
 keeps the faster. The result is cached per processor, core count, torch
-version and layer shape, so each is measured once. ``NAIRRCORE_CPU_MATMUL`` or
-``nairrcore.set_cpu_matmul`` override the choice; every run records the
-library used and why.
+version and layer shape, so each is measured once. ``RunOptions.cpu_matmul``
+(``NAIRRCORE_CPU_MATMUL``) or ``nairrcore.set_cpu_matmul`` override the
+choice; every run records the library used and why.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ import torch
 
 from nairrcore._native import core as _core
 from nairrcore.data.fetch import cache_dir
-from nairrcore.errors import ConfigError
 from nairrcore.files import write_json
+from nairrcore.training.options import CPU_MATMUL_LIBRARIES
 
-LIBRARIES = ("onednn", "blas")
-ENV = "NAIRRCORE_CPU_MATMUL"
+LIBRARIES = CPU_MATMUL_LIBRARIES
 # Rows, inputs, outputs of the timed layer when the model names none: a 1024-wide
 # layer on 1024 rows.
 SHAPE = (1024, 1024, 1024)
@@ -115,15 +114,12 @@ def _store(cpu: dict, shape: tuple, entry: dict) -> None:
         pass  # a read-only cache: measured again next time
 
 
-def choose(environ=os.environ, shape: tuple[int, int, int] = SHAPE, *, use_cache: bool = True) -> dict:
+def choose(library: str = "", shape: tuple[int, int, int] = SHAPE, *, use_cache: bool = True) -> dict:
     """The library for a layer of ``shape`` and why: {"library", "why", ...}.
-    The environment's ``NAIRRCORE_CPU_MATMUL`` wins; a build without oneDNN
+    A ``library`` named (RunOptions.cpu_matmul) wins; a build without oneDNN
     has only the BLAS; otherwise the cached or fresh measurement decides."""
-    forced = environ.get(ENV, "").strip()
-    if forced:
-        if forced not in LIBRARIES:
-            raise ConfigError(f"{ENV}: expected one of {', '.join(LIBRARIES)}, got {forced!r}")
-        return {"library": forced, "why": f"set by {ENV}"}
+    if library:
+        return {"library": library, "why": "set by RunOptions.cpu_matmul (NAIRRCORE_CPU_MATMUL)"}
     if not torch.backends.mkldnn.is_available():
         return {"library": "blas", "why": "this torch build has no oneDNN"}
     cpu, shape = processor(), tuple(int(n) for n in shape)
@@ -146,12 +142,15 @@ def set_by_caller(name: str) -> None:
     _caller = {"library": name, "why": "set by nairrcore.set_cpu_matmul"}
 
 
-def ensure_chosen(shape: tuple[int, int, int] | None = None) -> dict:
+def ensure_chosen(shape: tuple[int, int, int] | None = None, library: str = "") -> dict:
     """The choice for a layer of ``shape`` (the default shape for None),
-    made on first use in this process and applied."""
+    made on first use in this process and applied; ``library`` names one."""
     if _caller is not None:
         return dict(_caller)
     shape = tuple(shape or SHAPE)
+    if library:
+        _core.set_cpu_matmul(library)
+        return choose(library)
     if shape not in _chosen:
         _chosen[shape] = choose(shape=shape)
     _core.set_cpu_matmul(_chosen[shape]["library"])

@@ -10,7 +10,6 @@ and the Python-step ``ModelTrainer`` both provide it.
 from __future__ import annotations
 
 import math
-import os
 import signal as _signal
 from pathlib import Path
 from typing import Protocol
@@ -19,8 +18,10 @@ import torch
 
 from nairrcore.errors import ConfigError, DataError
 from nairrcore.progress import progress_bar
+from nairrcore._native import core as _core
 from nairrcore.training import cpu_library
 from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
+from nairrcore.training.options import RunOptions
 from nairrcore.training.profiler import StepProfiler
 
 # Settings that say how a run executes, not what it trains: they may differ on resume.
@@ -98,24 +99,6 @@ def recorder_hooks(recorder, start_epoch: int):
     return on_epoch, on_step
 
 
-def options_from_env(run_dir: str | os.PathLike, workload: str, environ=os.environ) -> dict:
-    """Checkpoint and profiler options from the environment ``nairrcore run``
-    and the generated batch jobs set: checkpoints in $NAIRRCORE_CHECKPOINT_DIR
-    (kept across restarts of a job, unlike the run folder) every
-    $NAIRRCORE_CHECKPOINT_MINUTES, resumed from automatically, and a profile
-    of $NAIRRCORE_PROFILE_STEPS training steps into <run>/profile/."""
-    options = {}
-    directory = environ.get("NAIRRCORE_CHECKPOINT_DIR")
-    if directory:
-        every = float(environ.get("NAIRRCORE_CHECKPOINT_MINUTES", "10"))
-        options.update(checkpoint=CheckpointManager(Path(directory) / workload, every_seconds=60 * every),
-                       resume="auto")
-    steps = int(environ.get("NAIRRCORE_PROFILE_STEPS", "0") or 0)
-    if steps > 0:
-        options["profiler"] = StepProfiler(Path(run_dir) / "profile", steps=steps)
-    return options
-
-
 def _settings_diff(saved: dict, current: dict) -> list[str]:
     keys = (set(saved) | set(current)) - EXECUTION_SETTINGS
     return sorted(k for k in keys if saved.get(k) != current.get(k))
@@ -129,14 +112,11 @@ class CheckpointedFit:
     by a run of the same workload, settings and data; ``"never"`` starts
     afresh. On SIGTERM/SIGUSR1 the current step finishes, a checkpoint is
     written and ``Preempted`` is raised (its ``exit_code`` tells the caller
-    what to exit with, 85 by default).
+    what to exit with).
     """
 
-    def __init__(self, trainer, workload: str, loop: LoopHandle, dataset: dict | None, checkpoint=None,
-                 resume: str | None = None, recorder=None, exit_code: int = 85,
-                 profiler: StepProfiler | None = None) -> None:
-        if resume not in (None, "auto", "never"):
-            raise ConfigError(f"resume: expected 'auto' or 'never', got {resume!r}")
+    def __init__(self, trainer, workload: str, loop: LoopHandle, dataset: dict | None, checkpoint,
+                 resume: str, recorder, exit_code: int, profiler: StepProfiler | None) -> None:
         self.trainer, self.workload, self.loop, self.dataset = trainer, workload, loop, dataset
         self.checkpoint, self.resume, self.recorder, self.exit_code = checkpoint, resume, recorder, exit_code
         self.profiler = profiler
@@ -250,25 +230,31 @@ class CheckpointedFit:
 
 
 def run_fit(trainer, workload: str, loop: LoopHandle, fit_call, *, total_epochs: int, postfix, dataset=None,
-            on_epoch=None, progress: bool = False, recorder=None, checkpoint=None, resume: str | None = None,
-            preempt_exit_code: int = 85, profiler=None) -> list[dict]:
+            on_epoch=None, progress: bool = False, recorder=None) -> list[dict]:
     """The body every trainer's ``fit`` shares: restore a checkpoint, progress
     bar, recorder phases, epoch hooks, checkpoints and preemption around
     ``fit_call(epoch_hook, step_hook, callback_every)`` (the loop), and a
     stop with TrainingDiverged when a loss stops being finite.
-    ``postfix(d)`` gives the progress bar's per-epoch fields. With a recorder
-    and neither ``checkpoint`` nor ``profiler`` given, both come from the
-    environment (``options_from_env``). How the steps ran (CUDA graphs or why
-    not) goes into the recorder's run_config.json."""
-    if getattr(recorder, "run_dir", None) is not None and checkpoint is None and profiler is None:
-        env = options_from_env(recorder.run_dir, workload)
-        checkpoint, profiler = env.get("checkpoint"), env.get("profiler")
-        resume = resume or env.get("resume")
+    ``postfix(d)`` gives the progress bar's per-epoch fields. How the run
+    executes comes from ``trainer.options`` (RunOptions) and is recorded, with
+    how the steps ran (CUDA graphs or why not), in run_config.json."""
+    options: RunOptions = trainer.options
+    checkpoint = CheckpointManager(Path(options.checkpoint_dir), keep=options.keep_checkpoints,
+                                   every_steps=options.checkpoint_steps,
+                                   every_seconds=60.0 * options.checkpoint_minutes) if options.checkpoint_dir else None
+    run_dir = getattr(recorder, "run_dir", None)
+    profiler = StepProfiler(Path(run_dir) / "profile", steps=options.profile_steps) \
+        if options.profile_steps and run_dir is not None else None
+    if options.cpu_block_cache is not None:
+        _core.set_cpu_block_cache(options.cpu_block_cache)
     if torch.device(getattr(trainer, "device", "cpu")).type == "cpu":
-        choice = cpu_library.ensure_chosen(getattr(trainer, "layer_shape", None))
+        choice = cpu_library.ensure_chosen(getattr(trainer, "layer_shape", None), options.cpu_matmul)
         if recorder is not None:
             recorder.config(cpu_matmul_choice=choice)
-    ck = CheckpointedFit(trainer, workload, loop, dataset, checkpoint, resume, recorder, preempt_exit_code, profiler)
+    if recorder is not None:
+        recorder.config(run_options=options.as_dict())
+    ck = CheckpointedFit(trainer, workload, loop, dataset, checkpoint, options.resume, recorder,
+                         options.preempt_exit_code, profiler)
     ck.restore()
     bar = progress_bar(total=total_epochs, initial=loop.epochs_done, unit="epoch") if progress else None
     record_epoch, step_hook = recorder_hooks(recorder, loop.epochs_done)

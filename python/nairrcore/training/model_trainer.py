@@ -25,6 +25,7 @@ from nairrcore.files import save_torch
 from nairrcore.loaders import TabularLoader
 from nairrcore.settings import Settings, check, enable_tf32, setting
 from nairrcore.training.fit import run_fit
+from nairrcore.training.options import RunOptions
 from nairrcore.training.metrics import with_empty_note
 
 
@@ -129,9 +130,11 @@ class _PythonLoop:
 class ModelTrainer:
     """``model`` trained as ``settings`` (a ModelSettings) say."""
 
-    def __init__(self, model: torch.nn.Module, settings: ModelSettings, workload: str = "model") -> None:
+    def __init__(self, model: torch.nn.Module, settings: ModelSettings, workload: str = "model",
+                 options: RunOptions | None = None) -> None:
         self.config = settings.validated()
         self.workload = workload
+        self.options = options or RunOptions.from_env()
         self.device = settings.resolve_device()
         self.precision = settings.resolve_precision(self.device)
         self.tf32 = enable_tf32(self.device)
@@ -178,8 +181,7 @@ class ModelTrainer:
     def _target(self, y: torch.Tensor) -> torch.Tensor:
         return y.squeeze(1).long() if self.config.loss == "cross_entropy" else y
 
-    def fit(self, data: TensorData, on_epoch=None, progress: bool = False, recorder=None, checkpoint=None,
-            resume: str | None = None, preempt_exit_code: int = 85, profiler=None) -> list[dict]:
+    def fit(self, data: TensorData, on_epoch=None, progress: bool = False, recorder=None) -> list[dict]:
         if len(data.train) < self.config.batch_size:
             raise ConfigError(f"batch_size: {self.config.batch_size} is larger than the {len(data.train)} "
                               "training rows")
@@ -190,8 +192,7 @@ class ModelTrainer:
 
         return run_fit(self, self.workload, self._loop, fit_call, total_epochs=self.config.epochs,
                        dataset=data.fingerprint, on_epoch=on_epoch, progress=progress, recorder=recorder,
-                       checkpoint=checkpoint, resume=resume, preempt_exit_code=preempt_exit_code,
-                       profiler=profiler, postfix=lambda d: dict(train=f"{d['train_loss']:.4g}",
+                       postfix=lambda d: dict(train=f"{d['train_loss']:.4g}",
                                                                  val=f"{d['val_loss']:.4g}"))
 
     def _epochs(self, loader: TabularLoader, val: TensorSplit, epoch_hook, step_hook, every: int) -> None:
