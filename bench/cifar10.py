@@ -10,7 +10,8 @@ one run, JSON out:
   state (nairrcore: two fits of different lengths, so its warm-up, graph
   capture and loader start cancel);
 - fast (--fast-seeds N; 5 by default on a GPU): nairrcore's fast net against
-  the public time-to-94% recipe in plain PyTorch (bench/fast_recipe.py), the
+  a public time-to-94% recipe in plain PyTorch (--reference: the current
+  record, bench/speedrun_recipe.py, or airbench94, bench/fast_recipe.py), the
   same seeds on the same device: test accuracy per seed, its mean, and the
   training seconds of each (a warm-up run of each first on a GPU).
 
@@ -20,6 +21,7 @@ one run, JSON out:
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import time
@@ -185,17 +187,23 @@ def _summary(runs: list[dict]) -> dict:
             "time_to_94_sec": sum(secs) / len(secs) if mean_acc >= 0.94 else None}
 
 
-def bench_fast(data, args, device: torch.device) -> dict:
-    import fast_recipe  # bench/fast_recipe.py, beside this script
+# --reference: the public recipe the fast net is timed against, and its module beside this script
+REFERENCES = {"speedrun": ("hiverge cifar10-speedrun (bench/speedrun_recipe.py)", "speedrun_recipe",
+                           "the least confident 15%: 6 views"),
+              "airbench94": ("airbench94 (bench/fast_recipe.py)", "fast_recipe", "mirror + translate")}
 
+
+def bench_fast(data, args, device: torch.device) -> dict:
+    name, module, tta = REFERENCES[args.reference]
+    recipe = importlib.import_module(module)  # bench/<module>.py, beside this script
     train, test = data.train.head(args.fast_train_limit), data.test.head(args.fast_test_limit)
     subset = data.limited(args.fast_train_limit, args.fast_test_limit)
-    hyper = fast_recipe.Hyper(**({"train_epochs": args.fast_epochs} if args.fast_epochs else {}))
+    hyper = recipe.Hyper(**({"train_epochs": args.fast_epochs} if args.fast_epochs else {}))
     reference, ours = [], []
     seeds = ([-1] if device.type == "cuda" else []) + list(range(args.fast_seeds))
     for seed in seeds:  # seed -1: warm-up (cuDNN autotuning, allocator), not reported
-        r = fast_recipe.train(train.images, train.labels, test.images, test.labels, seed=max(seed, 0),
-                              device=device, h=hyper)
+        r = recipe.train(train.images, train.labels, test.images, test.labels, seed=max(seed, 0),
+                         device=device, h=hyper)
         cfg = cifar10.Cifar10Config(model="fastnet", seed=max(seed, 0), device=str(device),
                                     epochs=math.ceil(args.fast_epochs) if args.fast_epochs else None)
         trainer = cifar10.Trainer(cfg)
@@ -209,7 +217,7 @@ def bench_fast(data, args, device: torch.device) -> dict:
             ours.append(mine)
     ref, me = _summary(reference), _summary(ours)
     return {"device": str(device), "train_images": len(train), "test_images": len(test),
-            "reference": {"recipe": "airbench94 (bench/fast_recipe.py)", "tta": "mirror + translate", **ref},
+            "reference": {"recipe": name, "tta": tta, **ref},
             "nairrcore": {"model": "fastnet", "tta": "mirror + translate", **me},
             "train_seconds_ratio": me["mean_train_seconds"] / ref["mean_train_seconds"],
             "target_mean_accuracy": 0.94, "target_seeds": 5}
@@ -225,6 +233,8 @@ def main() -> None:
     p.add_argument("--fast-seeds", type=int, default=None, help="seeds for the fast-net comparison "
                    "(default: 5 on a GPU, 0 on the CPU)")
     p.add_argument("--fast-epochs", type=float, default=None, help="override the recipes' epochs")
+    p.add_argument("--reference", choices=sorted(REFERENCES), default="speedrun",
+                   help="the public time-to-94%% recipe the fast net is timed against")
     p.add_argument("--fast-train-limit", type=int, default=0, help="first N training images (0: all)")
     p.add_argument("--fast-test-limit", type=int, default=0, help="first N test images (0: all)")
     p.add_argument("--skip", nargs="*", default=[], choices=["augment", "train_step"])

@@ -1,4 +1,4 @@
-"""Evidence: schema validation, platform profiles, comparison, scheduler scripts."""
+"""Evidence: schema validation, platform profiles, comparison, the training window, the CPU recorded."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from nairrcore.evidence.environment import cpu_id, git_state, machine
 from nairrcore.evidence.recorder import EPOCH_COLUMNS
 from nairrcore.reports.runs import load_run
 from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS
-from nairrcore.jobs.scheduler import JobSpec, render
 
 from conftest import REPO
 
@@ -145,25 +144,6 @@ def test_platform_profiles_cover_the_spec_with_sourced_prices(tmp_path, monkeypa
     extra.write_text(json.dumps({"bad": {"price": {"amount": "cheap"}}}))
     with pytest.raises(ConfigError, match="bad"):
         load_platforms()
-
-
-def test_slurm_and_htcondor_scripts_from_profiles():
-    text = render(JobSpec("notebooks/cifar10.ipynb", "delta", params=["model=resnet18"], account="bbka-delta-gpu",
-                          time="02:00:00"))
-    assert "#SBATCH --account=bbka-delta-gpu" in text and "#SBATCH --partition=gpuA100x4" in text
-    assert "#SBATCH --gres=gpu:1" in text and "#SBATCH --time=02:00:00" in text
-    assert "srun nairrcore run notebooks/cifar10.ipynb --platform delta" in text and "--gpu" in text
-    assert "--param model=resnet18" in text
-    sub = render(JobSpec("notebooks/cifar10.ipynb", "chtc", array=4))
-    for line in ("request_gpus = 1", "gpus_minimum_capability = 7.0", "container_image = ",
-                 "checkpoint_exit_code = 85", "queue params from params.txt"):
-        assert line in sub
-    with pytest.raises(ConfigError, match="shell"):
-        render(JobSpec("notebooks/forecasting.ipynb", "laptop"))
-    cpu = render(JobSpec("notebooks/forecasting.ipynb", "laptop", scheduler="slurm", partition="debug"))
-    assert "--gres" not in cpu and "--gpu" not in cpu
-    with pytest.raises(ConfigError, match="unknown platform"):
-        render(JobSpec("x.ipynb", "mars"))
 
 
 def test_training_phases_mark_the_loops_training_window_apart_from_validation(small_data):

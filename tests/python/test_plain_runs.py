@@ -62,7 +62,7 @@ def plain_script(path: Path, body: str = "") -> Path:
     return path
 
 
-def test_plain_notebook_completes_with_cell_times_telemetry_and_a_valid_folder(tmp_path):
+def test_plain_notebook_completes_with_cell_times_telemetry_and_a_valid_folder(tmp_path, cpu_burner):
     notebook = plain_notebook(tmp_path / "mytrain.ipynb")
     run_dir = run_notebook(notebook, params=["epochs=3"], out=tmp_path / "out", quiet=True)
     assert run_dir.parent.name == "mytrain.ipynb" and run_dir.parent.parent.name == "laptop"
@@ -74,8 +74,9 @@ def test_plain_notebook_completes_with_cell_times_telemetry_and_a_valid_folder(t
     executed = nbformat.read(run_dir / "mytrain.ipynb", as_version=4)
     code = [c for c in executed.cells if c.cell_type == "code"]
     assert "injected-parameters" in code[1].metadata["tags"] and "epochs = 3" in code[1].source
-    assert sum("epoch " in o.get("text", "") for o in code[2].outputs) == 1  # one stream, three lines
-    assert code[2].outputs[0]["text"].count("epoch ") == 3
+    # the kernel may send the three lines as one stream message or several (a loaded machine splits them)
+    printed = "".join(o.get("text", "") for o in code[2].outputs if o.get("output_type") == "stream")
+    assert printed.count("epoch ") == 3
     for cell in code:
         pm = cell.metadata["papermill"]
         assert pm["status"] == "completed" and pm["duration"] >= 0 and pm["end_time"] >= pm["start_time"]

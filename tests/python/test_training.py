@@ -1,7 +1,4 @@
 import dataclasses
-import os
-import subprocess
-import sys
 
 import pytest
 import torch

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from nairrcore.errors import ConfigError
+from nairrcore.jobs.scheduler import JobSpec, render
 from nairrcore.platforms import load_platforms
 
 from conftest import REPO
@@ -55,3 +57,22 @@ def test_container_recipes_install_the_tested_environment():
     for script in ["htcondor/run_notebook.sh", "htcondor/run_ddp.sh", "cloud/aws_g4dn.sh", "cloud/jetstream2.sh",
                    "slurm/local_cluster.sh", "generate_job_scripts.sh"]:
         assert subprocess.run(["bash", "-n", str(REPO / "scripts" / script)]).returncode == 0, script
+
+
+def test_slurm_and_htcondor_scripts_from_profiles():
+    text = render(JobSpec("notebooks/cifar10.ipynb", "delta", params=["model=resnet18"], account="bbka-delta-gpu",
+                          time="02:00:00"))
+    assert "#SBATCH --account=bbka-delta-gpu" in text and "#SBATCH --partition=gpuA100x4" in text
+    assert "#SBATCH --gres=gpu:1" in text and "#SBATCH --time=02:00:00" in text
+    assert "srun nairrcore run notebooks/cifar10.ipynb --platform delta" in text and "--gpu" in text
+    assert "--param model=resnet18" in text
+    sub = render(JobSpec("notebooks/cifar10.ipynb", "chtc", array=4))
+    for line in ("request_gpus = 1", "gpus_minimum_capability = 7.0", "container_image = ",
+                 "checkpoint_exit_code = 85", "queue params from params.txt"):
+        assert line in sub
+    with pytest.raises(ConfigError, match="shell"):
+        render(JobSpec("notebooks/forecasting.ipynb", "laptop"))
+    cpu = render(JobSpec("notebooks/forecasting.ipynb", "laptop", scheduler="slurm", partition="debug"))
+    assert "--gres" not in cpu and "--gpu" not in cpu
+    with pytest.raises(ConfigError, match="unknown platform"):
+        render(JobSpec("x.ipynb", "mars"))
