@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import math
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from nairrcore.data.cifar10 import ImageSet
 from nairrcore.evidence.environment import git_state, machine
 
 import steadiness  # bench/steadiness.py, beside this script
+from emit import emit  # bench/emit.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -261,10 +261,7 @@ def main() -> None:
         result["fast"] = bench_fast(data, args, device)
     probes["end"] = steadiness.probe_sec()
     result["steadiness"] = steadiness.steadiness(probes)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        nairrcore.files.write_text(args.out, text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ import accuracy  # noqa: E402  (bench/accuracy.py, beside this script)
 import forecasting_oracle  # noqa: E402  (bench/forecasting_oracle.py: the spec's pipeline in pandas)
 import mlp_step  # noqa: E402  (bench/mlp_step.py, beside this script)
 import steadiness  # noqa: E402  (bench/steadiness.py)
+from emit import emit  # bench/emit.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -337,10 +338,7 @@ def main():
         p.error("--accuracy-seeds: expected 0 or more")
     device = torch.device(args.device)
     result = step_only(args, device) if args.step_only else comparison(args, device)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        nairrcore.files.write_text(args.out, text + "\n")
+    emit(result, args.out)
 
 
 def step_only(args, device) -> dict:

@@ -32,6 +32,7 @@ import nbformat
 from nairrcore.evidence.environment import git_state, machine
 from nairrcore.execute import run_notebook
 from nairrcore.files import write_text
+from emit import emit  # bench/emit.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 RUNGS = [("unchanged", "weather_pandas.ipynb"), ("tracked", "weather_tracked.ipynb"),
@@ -165,10 +166,7 @@ def main() -> None:
     result = {"benchmark": "ladder", "config": vars(args), "machine": machine(), "git": git_state(REPO),
               "measured": "medians over rounds; epoch_sec is training + validation per epoch; wall_sec is "
                           "the whole notebook under nairrcore run", "rungs": rungs}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        write_text(args.out, text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

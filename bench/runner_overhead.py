@@ -22,7 +22,7 @@ from pathlib import Path
 from nairrcore._native import core as _core
 from nairrcore.evidence.environment import git_state, machine
 from nairrcore.execute import run_notebook
-from nairrcore.files import write_text
+from emit import emit  # bench/emit.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "weather_pandas.ipynb"
@@ -69,10 +69,7 @@ def main() -> None:
               "sampler_cpu_ms_per_sample": per_sample * 1e3,
               "sampler_cpu_fraction_of_one_core": per_sample / 1.0,  # one sample a second
               "target_overhead": 0.01}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        write_text(args.out, text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

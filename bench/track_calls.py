@@ -8,14 +8,13 @@ under ``nairrcore run``. Prints JSON with the time per call.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 from nairrcore.evidence.environment import git_state, machine
 from nairrcore.evidence.track import Tracker
-from nairrcore.files import write_text
+from emit import emit  # bench/emit.py, beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,10 +38,7 @@ def main() -> None:
         rows = sum(1 for _ in open(Path(tmp) / "epoch_timing.csv")) - 1
     result = {"benchmark": "track_calls", "config": vars(args), "machine": machine(), "git": git_state(REPO),
               "epoch_call_us": epoch_sec * 1e6, "metric_call_us": metric_sec * 1e6, "epoch_rows_written": rows}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        write_text(args.out, text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -156,25 +156,31 @@ def _cell_hooks(client, nb, watch: ProcessWatch, save, progress):
     client.on_cell_executed = executed
 
 
+def declared_workload(nb) -> str | None:
+    """The built-in workload a notebook declares (``metadata.nairrcore.workload``),
+    or None: a plain notebook, or one naming a workload that is not built in."""
+    declared = (nb.metadata.get("nairrcore") or {}).get("workload")
+    return declared if declared in WORKLOADS else None
+
+
 def declared_settings(path: str | os.PathLike):
-    """The settings class of the built-in workload a notebook declares
-    (``metadata.nairrcore.workload``), or None (a plain notebook, a script)."""
+    """The settings class of the built-in workload a notebook declares, or
+    None (a plain notebook, a script)."""
     if not str(path).endswith(".ipynb") or not Path(path).is_file():
         return None
     import nbformat  # the notebook stack is an optional dependency
 
-    declared = (nbformat.read(path, as_version=4).metadata.get("nairrcore") or {}).get("workload")
-    return WORKLOADS[declared].settings if declared in WORKLOADS else None
+    declared = declared_workload(nbformat.read(path, as_version=4))
+    return WORKLOADS[declared].settings if declared else None
 
 
 def _notebook_target(notebook: Path, nb, params: dict) -> str:
-    """The folder name: the built-in workload the notebook declares
-    (``metadata.nairrcore.workload``; its parameter names are checked), else
-    the notebook's own file name, whatever it is called."""
-    declared = (nb.metadata.get("nairrcore") or {}).get("workload")
-    if declared in WORKLOADS:
+    """The folder name: the built-in workload the notebook declares (its
+    parameter names are checked), else the notebook's own file name."""
+    declared = declared_workload(nb)
+    if declared:
         WORKLOADS[declared].settings.check_names(params, "--param: ")
-    return str(declared) if declared else notebook.name
+    return declared or notebook.name
 
 
 def _prepare(name: str, platform: str, out, require_gpu: bool, params: dict) -> Path:

@@ -19,7 +19,10 @@ WEATHER_ARCHIVE = SHARED_DATA / "us-210-cities-daily.tar.xz"
 def bench_module(name: str):
     """A module of bench/ (the pandas oracle, a benchmark's renderer), imported from its file."""
     import importlib.util
+    import sys
 
+    if str(REPO / "bench") not in sys.path:  # as when the script runs: its neighbours import
+        sys.path.insert(0, str(REPO / "bench"))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
