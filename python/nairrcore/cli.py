@@ -30,7 +30,7 @@ from nairrcore.execute import RunFailed, command_line, declared_settings, parse_
 from nairrcore.files import write_json, write_text
 from nairrcore.jobs import sweep
 from nairrcore.jobs.scheduler import JobSpec, render
-from nairrcore.training.options import RunOptions
+from nairrcore.settings import RunOptions
 from nairrcore.platforms import check_platform
 from nairrcore.reports import plan as planning
 from nairrcore.reports.compare import compare

@@ -36,9 +36,8 @@ from nairrcore.evidence.recorder import new_run_id, outputs_root
 from nairrcore.files import write_text
 from nairrcore.platforms import check_platform
 from nairrcore.progress import progress_bar
-from nairrcore.settings import literal
+from nairrcore.settings import RunOptions, literal
 from nairrcore.workload import WORKLOADS
-from nairrcore.training.options import RunOptions
 
 PREEMPT_EXIT_CODE = RunOptions.preempt_exit_code
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")

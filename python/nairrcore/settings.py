@@ -21,10 +21,9 @@ import torch
 from nairrcore.errors import ConfigError
 
 ENV_PREFIX = "NAIRRCORE_"
-# Variables of nairrcore itself, not settings of a workload.
-RESERVED_ENV = {"RUN_DIR", "PLATFORM", "NOTEBOOK", "OUTPUTS", "CACHE", "PLATFORMS", "CHECKPOINT_DIR", "CHECKPOINT_MINUTES",
-                "PROFILE_STEPS", "CPU_MATMUL", "CPU_BLOCK_CACHE", "SHARED_DATA", "WEATHER_DIR", "VENV",
-                "REQUIRE_SLURM", "FUZZ_SECONDS", "GPU_PART_MB", "GPU_PYTHON"}
+# Variables of nairrcore itself, not settings of a workload (with every RunOptions field, below).
+_OWN_ENV = {"RUN_DIR", "PLATFORM", "NOTEBOOK", "OUTPUTS", "CACHE", "PLATFORMS", "SHARED_DATA", "WEATHER_DIR", "VENV",
+            "REQUIRE_SLURM", "FUZZ_SECONDS", "GPU_PART_MB", "GPU_PYTHON"}
 
 
 PARAMETER_TYPES = (str, int, float, bool, type(None), list, tuple)
@@ -135,6 +134,67 @@ class Settings:
 
     def resolve_precision(self, device: torch.device) -> str:
         return resolve_precision(getattr(self, "precision", "auto"), device)
+
+
+# How a run executes, as opposed to what it trains (a workload's Settings):
+# checkpoints, preemption, gradient buckets, profiling, the CPU matrix library
+# and block cache. ``from_env`` reads the variables ``nairrcore run`` and the
+# generated batch jobs set; the run records the options it used.
+CPU_MATMUL_LIBRARIES = ("onednn", "blas")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    checkpoint_dir: str | None = None  # checkpoints here, kept across restarts of a job (None: none)
+    checkpoint_minutes: float = 10.0   # a checkpoint at least this often
+    checkpoint_steps: int = 0          # ... and every this many steps (0: by time only)
+    keep_checkpoints: int = 3
+    resume: str = "auto"               # "auto": from the newest good checkpoint; "never": afresh
+    preempt_exit_code: int = 85        # after SIGTERM/SIGUSR1 and a checkpoint; 85: HTCondor's "run me again"
+    bucket_mb: float = 25.0            # data parallel: gradient all-reduce bucket size
+    profile_steps: int = 0             # a profiler trace of this many steps into <run>/profile/
+    cpu_matmul: str = ""               # "onednn" or "blas"; "": measured on this processor
+    cpu_block_cache: bool | None = None  # keep freed CPU blocks for reuse (None: as the process has it)
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("checkpoint_minutes", self.checkpoint_minutes > 0, "a number of minutes > 0"),
+            ("checkpoint_steps", self.checkpoint_steps >= 0, "a count >= 0"),
+            ("keep_checkpoints", self.keep_checkpoints >= 1, "a count >= 1"),
+            ("resume", self.resume in ("auto", "never"), "'auto' or 'never'"),
+            ("preempt_exit_code", 1 <= self.preempt_exit_code <= 255, "an exit code 1..255"),
+            ("bucket_mb", self.bucket_mb > 0, "a size > 0"),
+            ("profile_steps", self.profile_steps >= 0, "a count >= 0"),
+            ("cpu_matmul", self.cpu_matmul in ("",) + CPU_MATMUL_LIBRARIES, "'onednn', 'blas' or ''"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"{name}: expected {expected}, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_env(cls, environ=os.environ, **overrides) -> "RunOptions":
+        """The options from ``NAIRRCORE_<OPTION>`` variables (checkpoint_dir:
+        NAIRRCORE_CHECKPOINT_DIR, ...), then ``overrides``; a value that does
+        not parse is a ConfigError naming the variable."""
+        values = {}
+        for field in dataclasses.fields(cls):
+            var = f"NAIRRCORE_{field.name.upper()}"
+            raw = environ.get(var, "").strip()
+            if raw:
+                values[field.name] = _parse(field, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            name = str(exc).split(":", 1)[0]
+            source = f"NAIRRCORE_{name.upper()}" if name in values and name not in overrides else name
+            raise ConfigError(f"{source}:{str(exc).split(':', 1)[1]}") from None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+RESERVED_ENV = _OWN_ENV | {f.name.upper() for f in dataclasses.fields(RunOptions)}
 
 
 def core_field_names(core_type) -> list[str]:

@@ -25,9 +25,8 @@ from typing import Any, Protocol
 import torch
 
 from nairrcore.errors import ConfigError, DataError
-from nairrcore.settings import Settings
+from nairrcore.settings import RunOptions, Settings
 from nairrcore.training.metrics import is_number
-from nairrcore.training.options import RunOptions
 
 
 @dataclass(frozen=True)

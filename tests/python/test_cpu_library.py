@@ -9,8 +9,8 @@ import pytest
 
 import nairrcore
 from nairrcore.errors import ConfigError
+from nairrcore.settings import CPU_MATMUL_LIBRARIES, RunOptions
 from nairrcore.training import cpu_library
-from nairrcore.training.options import RunOptions
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_the_faster_library_is_chosen_and_cached_for_this_processor(cache):
 def test_a_damaged_cache_is_measured_again_never_trusted(cache, content):
     cache.write_text(content)
     choice = cpu_library.choose()
-    assert choice["why"] == "measured on this processor" and choice["library"] in cpu_library.LIBRARIES
+    assert choice["why"] == "measured on this processor" and choice["library"] in CPU_MATMUL_LIBRARIES
 
 
 def test_another_processors_entry_is_not_used(cache):
@@ -46,7 +46,7 @@ def test_another_processors_entry_is_not_used(cache):
         entry["processor"] = {**entry["processor"], "model": "0"}  # measured on another model
     cache.write_text(json.dumps(table))
     assert cpu_library.choose()["why"] == "measured on this processor"
-    assert first["library"] in cpu_library.LIBRARIES
+    assert first["library"] in CPU_MATMUL_LIBRARIES
 
 
 def test_the_environment_overrides_and_is_checked(cache):

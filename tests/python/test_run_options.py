@@ -10,7 +10,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from nairrcore import forecasting as fc
+from nairrcore import cifar10, forecasting as fc
 from nairrcore.errors import ConfigError
 from nairrcore.evidence import RunRecorder
 from nairrcore.jobs.scheduler import JobSpec, render
@@ -44,6 +44,15 @@ def test_a_bad_value_is_refused_naming_its_variable(name, raw):
         assert str(exc).startswith(f"{var}: "), str(exc)
         return
     assert getattr(options, name) is not None or not raw.strip()
+
+
+@pytest.mark.parametrize("workload", [fc.WORKLOAD, cifar10.WORKLOAD])
+def test_no_run_option_variable_is_taken_for_a_misspelt_workload_setting(workload):
+    # a workload's settings refuse NAIRRCORE_ variables that name nothing; every option's variable names something
+    for name, raw in GOOD.items():
+        assert workload.config(environ={f"NAIRRCORE_{name.upper()}": raw}) == workload.config(environ={})
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        workload.config(environ={"NAIRRCORE_EPOCH": "1"})
 
 
 def test_a_run_records_its_options_and_the_trainer_uses_them(tmp_path, weather_dir):

@@ -13,9 +13,8 @@ from nairrcore.cifar10.config import Cifar10Config
 from nairrcore.data.cifar10 import CLASSES, Cifar10Data, ImageSet
 from nairrcore.files import save_torch
 from nairrcore.loaders import augment_spec
-from nairrcore.settings import core_fields, enable_tf32, to_core
+from nairrcore.settings import RunOptions, core_fields, enable_tf32, to_core
 from nairrcore.training.fit import run_fit
-from nairrcore.training.options import RunOptions
 from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]

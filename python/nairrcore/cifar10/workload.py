@@ -6,7 +6,7 @@ from nairrcore.cifar10.config import Cifar10Config
 from nairrcore.cifar10.trainer import Trainer, load_model
 from nairrcore.data.cifar10 import Cifar10Data, load
 from nairrcore.workload import Metric, Workload, register
-from nairrcore.training.options import RunOptions
+from nairrcore.settings import RunOptions
 
 
 class Cifar10(Workload):

@@ -12,9 +12,8 @@ from nairrcore._native import core as _core
 from nairrcore.data.weather import ForecastData, Split
 from nairrcore.files import save_torch
 from nairrcore.forecasting.config import ForecastConfig
-from nairrcore.settings import core_fields, enable_tf32, to_core
+from nairrcore.settings import RunOptions, core_fields, enable_tf32, to_core
 from nairrcore.training.fit import run_fit
-from nairrcore.training.options import RunOptions
 from nairrcore.training.metrics import with_empty_note
 
 EpochHook = Callable[[dict], None]

@@ -6,7 +6,7 @@ from nairrcore.data.weather import ForecastData, load
 from nairrcore.forecasting.config import ForecastConfig
 from nairrcore.forecasting.trainer import Trainer, load_model
 from nairrcore.workload import Metric, Workload, register
-from nairrcore.training.options import RunOptions
+from nairrcore.settings import RunOptions
 
 
 class Forecasting(Workload):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nairrcore.errors import ConfigError
 from nairrcore.platforms import platform_profile
-from nairrcore.training.options import RunOptions
+from nairrcore.settings import RunOptions
 
 EXIT = RunOptions.preempt_exit_code  # the preempted run's exit code the scheduler acts on
 

@@ -4,7 +4,7 @@ Python-step trainer for models of your own."""
 
 from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
 from nairrcore.training.fit import TrainingDiverged, run_fit
-from nairrcore.training.options import RunOptions
+from nairrcore.settings import RunOptions
 from nairrcore.training.model_trainer import ModelSettings, ModelTrainer, TensorData, TensorSplit
 from nairrcore.training.profiler import StepProfiler
 

@@ -26,9 +26,8 @@ import torch
 from nairrcore._native import core as _core
 from nairrcore.data.fetch import cache_dir
 from nairrcore.files import write_json
-from nairrcore.training.options import CPU_MATMUL_LIBRARIES
+from nairrcore.settings import CPU_MATMUL_LIBRARIES
 
-LIBRARIES = CPU_MATMUL_LIBRARIES
 # Rows, inputs, outputs of the timed layer when the model names none: a 1024-wide
 # layer on 1024 rows.
 SHAPE = (1024, 1024, 1024)
@@ -74,10 +73,10 @@ def measure(shape: tuple[int, int, int] = SHAPE, rounds: int = ROUNDS) -> dict:
     products = ((x, w.t()), (dy, w), (dy.t(), x))  # y = x W^T, dx = dy W, dW = dy^T x
     flops = 3 * 2 * rows * inputs * outputs
     before = _core.cpu_matmul()
-    seconds: dict[str, list[float]] = {name: [] for name in LIBRARIES}
+    seconds: dict[str, list[float]] = {name: [] for name in CPU_MATMUL_LIBRARIES}
     try:
         for r in range(rounds + 1):
-            for name in LIBRARIES:
+            for name in CPU_MATMUL_LIBRARIES:
                 _core.set_cpu_matmul(name)
                 t0 = time.perf_counter()
                 for a, b in products:
@@ -94,8 +93,8 @@ def _cached(cpu: dict, shape: tuple) -> dict | None:
         entry = json.loads(cache_file().read_text()).get(_key(cpu, shape))
     except (OSError, ValueError, AttributeError):
         return None
-    ok = (isinstance(entry, dict) and entry.get("library") in LIBRARIES and entry.get("processor") == cpu
-          and entry.get("shape") == list(shape))
+    ok = (isinstance(entry, dict) and entry.get("library") in CPU_MATMUL_LIBRARIES
+          and entry.get("processor") == cpu and entry.get("shape") == list(shape))
     return entry if ok else None
 
 

@@ -21,7 +21,7 @@ from nairrcore.progress import progress_bar
 from nairrcore._native import core as _core
 from nairrcore.training import cpu_library
 from nairrcore.training.checkpoint import CheckpointManager, Preempted, PreemptionGuard
-from nairrcore.training.options import RunOptions
+from nairrcore.settings import RunOptions
 from nairrcore.training.profiler import StepProfiler
 
 # Settings that say how a run executes, not what it trains: they may differ on resume.

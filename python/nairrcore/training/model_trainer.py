@@ -23,9 +23,8 @@ from nairrcore.data.fingerprint import fingerprint_blobs
 from nairrcore.errors import ConfigError
 from nairrcore.files import save_torch
 from nairrcore.loaders import TabularLoader
-from nairrcore.settings import Settings, check, enable_tf32, setting
+from nairrcore.settings import RunOptions, Settings, check, enable_tf32, setting
 from nairrcore.training.fit import run_fit
-from nairrcore.training.options import RunOptions
 from nairrcore.training.metrics import with_empty_note
 
 
