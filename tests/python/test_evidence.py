@@ -13,7 +13,8 @@ from nairrcore.evidence import validate_run
 from nairrcore.platforms import load_platforms
 from nairrcore.reports.compare import compare
 from nairrcore.files import write_csv, write_json, write_manifest
-from nairrcore.evidence.environment import cpu_id, git_state, machine
+from nairrcore.evidence.environment import git_state, machine
+from nairrcore.hardware import cpu_id
 from nairrcore.evidence.recorder import EPOCH_COLUMNS
 from nairrcore.reports.runs import load_run
 from nairrcore.evidence.telemetry import COLUMNS as TELEMETRY_COLUMNS

@@ -14,7 +14,7 @@ from conftest import REPO
 PACKAGE = REPO / "python" / "nairrcore"
 LAYERS = [
     {"_native", "errors", "_build_config"},
-    {"settings", "files", "platforms", "progress"},
+    {"settings", "files", "platforms", "progress", "hardware"},
     {"data", "loaders", "distributed"},
     {"training"},
     {"workload"},

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from nairrcore.files import write_json, write_text
+from nairrcore.hardware import cpu_facts
 
 SCHEDULER_VARS = ("SLURM_", "_CONDOR_", "CONDOR_", "PBS_", "LSB_")
 
@@ -24,85 +25,6 @@ def scheduler_job_id() -> str | None:
     return None
 
 
-def _cpuinfo() -> str:
-    try:
-        return Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-
-
-def _cpu_model(cpuinfo: str) -> str:
-    for line in cpuinfo.splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-# x86 (vendor, family) -> [(first model, last model, name)]: a VM often hides the
-# model name ("AMD EPYC"), while family and model still tell the generations apart,
-# and they differ several-fold in fp32 matrix throughput.
-_X86_GENERATIONS = {
-    ("AuthenticAMD", 23): [(0x00, 0x2F, "Zen/Zen+"), (0x30, 0xFF, "Zen 2")],
-    ("AuthenticAMD", 25): [(0x00, 0x0F, "Zen 3"), (0x10, 0x1F, "Zen 4"), (0x20, 0x5F, "Zen 3"),
-                           (0x60, 0x7F, "Zen 4"), (0xA0, 0xAF, "Zen 4")],
-    ("AuthenticAMD", 26): [(0x00, 0xFF, "Zen 5")],
-    ("GenuineIntel", 6): [(0x3F, 0x3F, "Haswell"), (0x4F, 0x4F, "Broadwell"), (0x55, 0x55, "Skylake/Cascade Lake"),
-                          (0x6A, 0x6C, "Ice Lake"), (0x8F, 0x8F, "Sapphire Rapids"), (0xAD, 0xAE, "Granite Rapids"),
-                          (0xAF, 0xAF, "Sierra Forest"), (0xCF, 0xCF, "Emerald Rapids")],
-}
-
-
-def cpu_id(cpuinfo: str | None = None) -> dict:
-    """Vendor, family, model, stepping, clock (MHz as reported) and, where known,
-    the microarchitecture of the first CPU in ``cpuinfo`` (default /proc/cpuinfo)."""
-    if cpuinfo is None:
-        cpuinfo = _cpuinfo()
-    fields = {}
-    for line in cpuinfo.splitlines():
-        if not line.strip():
-            break
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
-
-    def number(key):
-        try:
-            return int(fields[key])
-        except (KeyError, ValueError):
-            return None
-
-    vendor, family, model = fields.get("vendor_id"), number("cpu family"), number("model")
-    generation = next((name for lo, hi, name in _X86_GENERATIONS.get((vendor, family), [])
-                       if model is not None and lo <= model <= hi), None)
-    mhz = fields.get("cpu MHz")
-    return {"vendor": vendor, "family": family, "model": model, "stepping": number("stepping"),
-            "mhz": round(float(mhz)) if mhz and mhz.replace(".", "", 1).isdigit() else None,
-            "microarchitecture": generation}
-
-
-# Instruction-set extensions that decide which matrix kernels a library runs.
-ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16", "asimd", "sve")
-
-
-def _cpu_isa(cpuinfo: str) -> list[str]:
-    for line in cpuinfo.splitlines():
-        if line.startswith(("flags", "Features")):
-            flags = set(line.split(":", 1)[1].split())
-            return [f for f in ISA_FLAGS if f in flags]
-    return []
-
-
-def _cpu() -> dict:
-    """The CPU facts every benchmark JSON and run folder carries, from one read of /proc/cpuinfo."""
-    cpuinfo = _cpuinfo()
-    return {
-        "cpu_model": _cpu_model(cpuinfo),
-        "cpu_isa": _cpu_isa(cpuinfo),
-        "cpu_id": cpu_id(cpuinfo),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-    }
-
-
 def machine() -> dict:
     """What a measurement was taken on: CPU model and ISA, cores, memory, GPU,
     library versions. Every benchmark JSON and run folder carries it."""
@@ -110,7 +32,7 @@ def machine() -> dict:
     return {
         "host": socket.gethostname(),
         "os": platform.platform(),
-        **_cpu(),
+        **cpu_facts(),
         "torch_threads": torch.get_num_threads(),
         "mem_total_bytes": _mem_total_bytes(),
         "python": platform.python_version(),
@@ -166,7 +88,7 @@ def snapshot(env_dir: Path) -> dict:
         "host": socket.gethostname(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        **_cpu(),
+        **cpu_facts(),
         "mem_total_bytes": _mem_total_bytes(),
         "scheduler_job_id": scheduler_job_id(),
         "scheduler_env": {k: v for k, v in os.environ.items() if k.startswith(SCHEDULER_VARS)},

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ import torch
 from nairrcore._native import core as _core
 from nairrcore.data.fetch import cache_dir
 from nairrcore.files import write_json
+from nairrcore.hardware import cpu_facts
 from nairrcore.settings import CPU_MATMUL_LIBRARIES
 
 # Rows, inputs, outputs of the timed layer when the model names none: a 1024-wide
@@ -38,19 +37,15 @@ _caller: dict | None = None  # set_cpu_matmul's choice: it stands for the proces
 
 
 def processor() -> dict:
-    """What identifies this processor for the choice: vendor, family, model,
-    name, the cores this process may use, and torch's version."""
-    info = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("vendor_id", "cpu family", "model", "model name") and key not in info:
-                info[key] = value.strip()
-    except OSError:
-        info["model name"] = platform.processor() or platform.machine()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {**info, "cores": cores, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    """What identifies this processor for the choice: the facts a run records
+    (model, instruction sets, vendor, family, model number, microarchitecture,
+    the cores this process may use) less the clock, which moves, plus torch's
+    threads and version."""
+    facts = cpu_facts()
+    ident = {k: v for k, v in facts["cpu_id"].items() if k != "mhz"}
+    return {"cpu_model": facts["cpu_model"], "cpu_isa": facts["cpu_isa"], "cpu_id": ident,
+            "cores": facts["affinity_cpus"] or facts["cpu_count"], "threads": torch.get_num_threads(),
+            "torch": torch.__version__}
 
 
 def _key(cpu: dict, shape: tuple) -> str:
