@@ -60,10 +60,10 @@ class Conv(nn.Conv2d):
 
 
 class ConvGroup(nn.Module):
-    def __init__(self, cin: int, cout: int, momentum: float):
+    def __init__(self, cin: int, cout: int, momentum: float, activation: type[nn.Module] = nn.GELU):
         super().__init__()
         self.conv1, self.pool, self.norm1 = Conv(cin, cout), nn.MaxPool2d(2), BatchNorm(cout, momentum)
-        self.conv2, self.norm2, self.activ = Conv(cout, cout), BatchNorm(cout, momentum), nn.GELU()
+        self.conv2, self.norm2, self.activ = Conv(cout, cout), BatchNorm(cout, momentum), activation()
 
     def forward(self, x):
         x = self.activ(self.norm1(self.pool(self.conv1(x))))

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fast_recipe import BatchNorm, Conv, Loader, _sync, init_whitening_conv
+from fast_recipe import ConvGroup, Loader, _sync, init_whitening_conv
 
 
 @dataclass
@@ -57,17 +57,6 @@ class Hyper:
     whiten_images: int = 1024
 
 
-class ConvGroup(nn.Module):
-    def __init__(self, cin: int, cout: int, momentum: float):
-        super().__init__()
-        self.conv1, self.pool, self.norm1 = Conv(cin, cout), nn.MaxPool2d(2), BatchNorm(cout, momentum)
-        self.conv2, self.norm2, self.activ = Conv(cout, cout), BatchNorm(cout, momentum), nn.SiLU()
-
-    def forward(self, x):
-        x = self.activ(self.norm1(self.pool(self.conv1(x))))
-        return self.activ(self.norm2(self.conv2(x)))
-
-
 class Net(nn.Module):
     def __init__(self, h: Hyper):
         super().__init__()
@@ -75,9 +64,9 @@ class Net(nn.Module):
         whiten_width = 2 * 3 * 2 ** 2
         self.whiten = nn.Conv2d(3, whiten_width, 2, padding=0, bias=True)
         self.whiten.weight.requires_grad = False
-        self.layers = nn.Sequential(nn.GELU(), ConvGroup(whiten_width, w1, h.batchnorm_momentum),
-                                    ConvGroup(w1, w2, h.batchnorm_momentum), ConvGroup(w2, w3, h.batchnorm_momentum),
-                                    nn.MaxPool2d(3))
+        m = h.batchnorm_momentum
+        self.layers = nn.Sequential(nn.GELU(), ConvGroup(whiten_width, w1, m, nn.SiLU), ConvGroup(w1, w2, m, nn.SiLU),
+                                    ConvGroup(w2, w3, m, nn.SiLU), nn.MaxPool2d(3))
         self.head = nn.Linear(w3, 10, bias=False)
         self.whiten_bias_trains = True
 
