@@ -10,17 +10,14 @@
 #include "train/mlp.h"
 #include "train/precision.h"
 #include "train/training_state.h"
+#include "../cpp/test_configs.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static nairrcore::train::MlpConfig config = [] {
-    nairrcore::train::MlpConfig c;  // every field: the struct has no defaults
+    nairrcore::train::MlpConfig c = nairrcore::testing::spec_mlp();  // the spec's block, made small
     c.inputs = 4;
     c.width = 8;
     c.depth = 1;
-    c.outputs = 3;
-    c.dropout = 0.1;
-    c.norm_eps = 1e-5;
-    c.fused_blocks = true;
     return c;
   }();
   nairrcore::train::Mlp model(config);
