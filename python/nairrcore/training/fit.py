@@ -247,12 +247,12 @@ def run_fit(trainer, workload: str, loop: LoopHandle, fit_call, *, total_epochs:
         if options.profile_steps and run_dir is not None else None
     if options.cpu_block_cache is not None:
         _core.set_cpu_block_cache(options.cpu_block_cache)
+    recorded = {"run_options": options.as_dict()}
     if torch.device(getattr(trainer, "device", "cpu")).type == "cpu":
-        choice = cpu_library.ensure_chosen(getattr(trainer, "layer_shape", None), options.cpu_matmul)
-        if recorder is not None:
-            recorder.config(cpu_matmul_choice=choice)
+        recorded["cpu_matmul_choice"] = cpu_library.ensure_chosen(getattr(trainer, "layer_shape", None),
+                                                                  options.cpu_matmul)
     if recorder is not None:
-        recorder.config(run_options=options.as_dict())
+        recorder.config(**recorded)  # one write of run_config.json
     ck = CheckpointedFit(trainer, workload, loop, dataset, checkpoint, options.resume, recorder,
                          options.preempt_exit_code, profiler)
     ck.restore()
